@@ -1,0 +1,3 @@
+export * from './constants.js';
+export * from './structs.js';
+export * from './flags.js';

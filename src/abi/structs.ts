@@ -1,0 +1,110 @@
+// Byte-exact encoders/decoders of the kernel structs, for either byte order. s390x stores
+// them big-endian; the codecs are what the ABI tests pin and what the native mirror is
+// compared against.
+import { MEM_OP_OFFSET, SKEYS_OFFSET, SREGS_OFFSET, STRUCT_SIZE, NUM_ACRS, NUM_CRS } from './constants.js';
+
+export type ByteOrder = 'big' | 'little';
+
+/** The byte order of the machine running this process. */
+export const HOST_BYTE_ORDER: ByteOrder =
+  new Uint8Array(new Uint16Array([0x0102]).buffer)[0] === 0x01 ? 'big' : 'little';
+
+/** `struct kvm_s390_mem_op` as plain values; pointers are raw u64 addresses. */
+export interface MemOpStruct {
+  gaddr: bigint;
+  flags: bigint;
+  size: number;
+  op: number;
+  buf: bigint;
+  ar: number;
+  key: number;
+  /** Union with ar/key/pad1[0..1]; when set it is written after ar/key and wins. */
+  sidaOffset?: number;
+  oldAddr: bigint;
+}
+
+export function encodeMemOp(m: MemOpStruct, order: ByteOrder, into = new Uint8Array(STRUCT_SIZE.kvm_s390_mem_op)): Uint8Array {
+  const le = order === 'little';
+  const v = new DataView(into.buffer, into.byteOffset, STRUCT_SIZE.kvm_s390_mem_op);
+  into.fill(0, 0, STRUCT_SIZE.kvm_s390_mem_op);
+  v.setBigUint64(MEM_OP_OFFSET.gaddr, m.gaddr, le);
+  v.setBigUint64(MEM_OP_OFFSET.flags, m.flags, le);
+  v.setUint32(MEM_OP_OFFSET.size, m.size, le);
+  v.setUint32(MEM_OP_OFFSET.op, m.op, le);
+  v.setBigUint64(MEM_OP_OFFSET.buf, m.buf, le);
+  v.setUint8(MEM_OP_OFFSET.ar, m.ar);
+  v.setUint8(MEM_OP_OFFSET.key, m.key);
+  v.setBigUint64(MEM_OP_OFFSET.old_addr, m.oldAddr, le);
+  if (m.sidaOffset !== undefined) v.setUint32(MEM_OP_OFFSET.sida_offset, m.sidaOffset, le);
+  return into;
+}
+
+export function decodeMemOp(bytes: Uint8Array, order: ByteOrder): Required<MemOpStruct> {
+  const le = order === 'little';
+  const v = new DataView(bytes.buffer, bytes.byteOffset, STRUCT_SIZE.kvm_s390_mem_op);
+  return {
+    gaddr: v.getBigUint64(MEM_OP_OFFSET.gaddr, le),
+    flags: v.getBigUint64(MEM_OP_OFFSET.flags, le),
+    size: v.getUint32(MEM_OP_OFFSET.size, le),
+    op: v.getUint32(MEM_OP_OFFSET.op, le),
+    buf: v.getBigUint64(MEM_OP_OFFSET.buf, le),
+    ar: v.getUint8(MEM_OP_OFFSET.ar),
+    key: v.getUint8(MEM_OP_OFFSET.key),
+    sidaOffset: v.getUint32(MEM_OP_OFFSET.sida_offset, le),
+    oldAddr: v.getBigUint64(MEM_OP_OFFSET.old_addr, le),
+  };
+}
+
+/** `struct kvm_s390_skeys`. */
+export interface SkeysStruct {
+  startGfn: bigint;
+  count: bigint;
+  skeydataAddr: bigint;
+  flags: number;
+}
+
+export function encodeSkeys(s: SkeysStruct, order: ByteOrder, into = new Uint8Array(STRUCT_SIZE.kvm_s390_skeys)): Uint8Array {
+  const le = order === 'little';
+  const v = new DataView(into.buffer, into.byteOffset, STRUCT_SIZE.kvm_s390_skeys);
+  into.fill(0, 0, STRUCT_SIZE.kvm_s390_skeys);
+  v.setBigUint64(SKEYS_OFFSET.start_gfn, s.startGfn, le);
+  v.setBigUint64(SKEYS_OFFSET.count, s.count, le);
+  v.setBigUint64(SKEYS_OFFSET.skeydata_addr, s.skeydataAddr, le);
+  v.setUint32(SKEYS_OFFSET.flags, s.flags, le);
+  return into;
+}
+
+export function decodeSkeys(bytes: Uint8Array, order: ByteOrder): SkeysStruct {
+  const le = order === 'little';
+  const v = new DataView(bytes.buffer, bytes.byteOffset, STRUCT_SIZE.kvm_s390_skeys);
+  return {
+    startGfn: v.getBigUint64(SKEYS_OFFSET.start_gfn, le),
+    count: v.getBigUint64(SKEYS_OFFSET.count, le),
+    skeydataAddr: v.getBigUint64(SKEYS_OFFSET.skeydata_addr, le),
+    flags: v.getUint32(SKEYS_OFFSET.flags, le),
+  };
+}
+
+/** `struct kvm_sregs` (s390): access registers and control registers. */
+export interface SregsStruct {
+  acrs: number[];
+  crs: bigint[];
+}
+
+export function encodeSregs(s: SregsStruct, order: ByteOrder, into = new Uint8Array(STRUCT_SIZE.kvm_sregs)): Uint8Array {
+  const le = order === 'little';
+  const v = new DataView(into.buffer, into.byteOffset, STRUCT_SIZE.kvm_sregs);
+  for (let i = 0; i < NUM_ACRS; i++) v.setUint32(SREGS_OFFSET.acrs + 4 * i, s.acrs[i] ?? 0, le);
+  for (let i = 0; i < NUM_CRS; i++) v.setBigUint64(SREGS_OFFSET.crs + 8 * i, s.crs[i] ?? 0n, le);
+  return into;
+}
+
+export function decodeSregs(bytes: Uint8Array, order: ByteOrder): SregsStruct {
+  const le = order === 'little';
+  const v = new DataView(bytes.buffer, bytes.byteOffset, STRUCT_SIZE.kvm_sregs);
+  const acrs: number[] = [];
+  const crs: bigint[] = [];
+  for (let i = 0; i < NUM_ACRS; i++) acrs.push(v.getUint32(SREGS_OFFSET.acrs + 4 * i, le));
+  for (let i = 0; i < NUM_CRS; i++) crs.push(v.getBigUint64(SREGS_OFFSET.crs + 8 * i, le));
+  return { acrs, crs };
+}

@@ -1,0 +1,131 @@
+// The contract every backend implements. The public Backend/Vm/Vcpu (src/api) sit on top of it
+// once, for all backends: they check arguments, turn -errno into KvmError and build the
+// ergonomic helpers. A handle therefore receives only checked requests and answers exactly
+// what the kernel's ioctl would return.
+import type { Flags64 } from './abi/flags.js';
+import type { AccessFault } from './errors.js';
+
+export type BackendKind = 'kvm' | 'emulated';
+
+/**
+ * Kernel behaviour to reproduce (spec §0.1, §13):
+ * - 'newest'   torvalds tree after the gmap rewrite (KEYOP present)
+ * - 'classic'  v6.3 up to the rewrite (cmpxchg, memslot pre-check on absolute ops)
+ * - 'v5.18'    5.18–6.2: storage-key memops, no cmpxchg, older validation order
+ * - 'pre-5.18' 5.7–5.17: logical memops and SIDA only, no keys, no vm-fd memop
+ */
+export type KernelProfile = 'newest' | 'classic' | 'v5.18' | 'pre-5.18';
+export const KERNEL_PROFILES: readonly KernelProfile[] = ['newest', 'classic', 'v5.18', 'pre-5.18'];
+
+/**
+ * A `struct kvm_s390_mem_op` after argument checking: every number fits its field, `buf` and
+ * `old` are at least `size` bytes long when present. `null` stands for a NULL user pointer.
+ */
+export interface MemOpRequest {
+  op: number; // u32
+  gaddr: bigint; // u64
+  size: number; // u32
+  flags: Flags64; // u64
+  buf: Uint8Array | null;
+  key: number; // u8
+  ar: number; // u8
+  /** u32 union over ar/key/pad; only SIDA ops read it. */
+  sidaOffset: number;
+  old: Uint8Array | null;
+}
+
+export interface VmOptions {
+  /** Bytes of guest memory in one memslot at absolute 0; a multiple of 1 MiB. */
+  memorySize: bigint;
+  /** Guest CPU facilities that change translation (spec §8.6). Default: both present. */
+  facilities?: { edat1?: boolean; edat2?: boolean };
+}
+
+export interface VcpuOptions {
+  /** Emulated only: a protected-virtualization vcpu whose SIDA can be read and written. */
+  protected?: boolean;
+  /** Emulated only: SIDA size in 4 KiB pages (1..256) of a protected vcpu. Default 1. */
+  sidaPages?: number;
+}
+
+export interface Psw {
+  mask: bigint;
+  addr: bigint;
+}
+
+/** The vcpu state a memop uses (spec §8, §11). */
+export interface VcpuState {
+  psw: Psw;
+  /** CR0..CR15. */
+  cr: bigint[];
+  /** AR0..AR15 (u32 each). */
+  ar: number[];
+  /** Prefix register (8 KiB aligned). */
+  prefix: number;
+}
+
+export interface VcpuStateUpdate {
+  psw?: Psw;
+  cr?: readonly bigint[];
+  ar?: readonly number[];
+  prefix?: number;
+}
+
+export type ResetKind = 'initial' | 'clear';
+
+/** A queued program interrupt as the kernel would deliver it (spec §8.9). */
+export interface ProgramInterrupt {
+  code: number;
+  /** Translation-exception identification (trans_exc_code). */
+  teid: bigint;
+  /** Exception access id (the access register number). */
+  accessId: number;
+}
+
+/** What a backend can do on the host: opened once, creates VMs. */
+export interface BackendHandle {
+  readonly kind: BackendKind;
+  /** The profile modelled (emulated) or inferred from the capabilities (kvm). */
+  readonly profile: KernelProfile;
+  /** Why this backend was chosen (shown by `probe`). */
+  readonly reason: string;
+  /** KVM_CHECK_EXTENSION on /dev/kvm. Never negative. */
+  checkExtension(cap: number): number;
+  /** KVM_CREATE_VM + one memslot. Throws KvmError on failure. */
+  createVm(opts: VmOptions): VmHandle;
+  close(): void;
+}
+
+export interface VmHandle {
+  /** KVM_CHECK_EXTENSION on the vm fd. */
+  checkExtension(cap: number): number;
+  /** KVM_S390_MEM_OP on the vm fd: 0, a positive program code, or -errno. */
+  memop(req: MemOpRequest): number;
+  /**
+   * KVM_S390_GET_SKEYS of `count` keys into `out` (at least `count` bytes whenever
+   * 1 ≤ count ≤ SKEYS_MAX; may be empty otherwise, the kernel refuses such a count):
+   * 0, GET_SKEYS_NONE (1) or -errno. `out` is written only on 0.
+   */
+  getStorageKeys(startGfn: bigint, count: number, out: Uint8Array, flags: number): number;
+  /** KVM_S390_SET_SKEYS: 0 or -errno. */
+  setStorageKeys(startGfn: bigint, keys: Uint8Array, flags: number): number;
+  /** KVM_CREATE_VCPU. Throws KvmError on failure. */
+  createVcpu(id: number, opts: VcpuOptions): VcpuHandle;
+  /** Why the last memop returned a positive code, when the backend knows; else null. */
+  lastFault(): AccessFault | null;
+  close(): void;
+}
+
+export interface VcpuHandle {
+  readonly id: number;
+  /** KVM_S390_MEM_OP on the vcpu fd: 0, a positive program code, or -errno. */
+  memop(req: MemOpRequest): number;
+  getState(): VcpuState;
+  /** Takes effect for the very next memop (the kvm backend commits it with a KVM_RUN). */
+  setState(update: VcpuStateUpdate): void;
+  reset(kind: ResetKind): void;
+  pendingProgramInterrupt(): ProgramInterrupt | null;
+  clearPendingInterrupts(): void;
+  lastFault(): AccessFault | null;
+  close(): void;
+}

@@ -1,0 +1,192 @@
+// KVM_S390_MEM_OP on the vm fd: ABSOLUTE_READ / ABSOLUTE_WRITE / ABSOLUTE_CMPXCHG
+// (spec §5, §6). Absolute storage: no prefixing, no DAT, no low-address protection, no
+// overrides, no injection. Validation order and the check-only walk depend on the profile.
+import { ERRNO, MEMOP, MEMOP_F, MEM_OP_MAX_SIZE, PAGE_SIZE, PGM, CMPXCHG_MAX_SIZE } from '../abi/constants.js';
+import { hasFlag, hasFlagsOutside } from '../abi/flags.js';
+import type { MemOpRequest } from '../contract.js';
+import type { ProfileSwitches } from './profiles.js';
+import type { AbsoluteStorage } from './storage.js';
+import type { StorageKeys } from './storage-keys.js';
+import { describeKeyRule, keyAllowsAccess } from './key-protection.js';
+import { type FaultRecorder, hex } from './faults.js';
+
+export interface AbsoluteMachine {
+  readonly storage: AbsoluteStorage;
+  readonly keys: StorageKeys;
+  readonly switches: ProfileSwitches;
+  readonly faults: FaultRecorder;
+}
+
+const RW_FLAGS = MEMOP_F.CHECK_ONLY | MEMOP_F.SKEY_PROTECTION;
+
+/** The shared size/flags/key validation; returns -errno, or the effective access key (≥ 0). */
+function validateCommon(req: MemOpRequest, allowedFlags: number): number {
+  if (hasFlagsOutside(req.flags, allowedFlags) || req.size === 0) return -ERRNO.EINVAL;
+  if (req.size > MEM_OP_MAX_SIZE) return -ERRNO.E2BIG;
+  if (hasFlag(req.flags, MEMOP_F.SKEY_PROTECTION)) return req.key > 15 ? -ERRNO.EINVAL : req.key;
+  return 0;
+}
+
+/** Absolute address as a number; addresses ≥ 2^53 lose low bits but are never in memory. */
+function absoluteNumber(gaddr: bigint): number {
+  return Number(gaddr);
+}
+
+export function vmMemop(m: AbsoluteMachine, req: MemOpRequest): number {
+  m.faults.clear();
+  if (!m.switches.vmMemop) return -ERRNO.ENOTTY;
+  const isRw = req.op === MEMOP.ABSOLUTE_READ || req.op === MEMOP.ABSOLUTE_WRITE;
+  const isCmpxchg = req.op === MEMOP.ABSOLUTE_CMPXCHG && (m.switches.memopExtension & 2) !== 0;
+  if (m.switches.vmOpCheckedFirst) {
+    if (isRw) return absoluteReadWrite(m, req);
+    if (isCmpxchg) return absoluteCmpxchg(m, req);
+    return -ERRNO.EINVAL;
+  }
+  // 5.18–6.2: one validation for every op, the first-byte pre-check, then the op switch.
+  const key = validateCommon(req, RW_FLAGS);
+  if (key < 0) return key;
+  if (!m.storage.contains(absoluteNumber(req.gaddr))) {
+    return m.faults.fail(PGM.ADDRESSING, `absolute ${hex(req.gaddr)} is outside guest memory (size ${hex(m.storage.size)})`);
+  }
+  if (!isRw) return -ERRNO.EINVAL;
+  return absoluteAccess(m, req, key);
+}
+
+function absoluteReadWrite(m: AbsoluteMachine, req: MemOpRequest): number {
+  const key = validateCommon(req, RW_FLAGS);
+  if (key < 0) return key;
+  if (m.switches.absoluteFirstBytePrecheck && !m.storage.contains(absoluteNumber(req.gaddr))) {
+    return m.faults.fail(PGM.ADDRESSING, `absolute ${hex(req.gaddr)} is outside guest memory (size ${hex(m.storage.size)})`);
+  }
+  return absoluteAccess(m, req, key);
+}
+
+function outsideMemory(m: AbsoluteMachine, abs: number, isStore: boolean): number {
+  return m.faults.fail(
+    PGM.ADDRESSING,
+    `${isStore ? 'store to' : 'fetch from'} absolute ${hex(abs)}: outside guest memory (size ${hex(m.storage.size)})`,
+  );
+}
+
+function keyRefused(m: AbsoluteMachine, abs: number, key: number, isStore: boolean): number {
+  const pageAddress = abs - (abs % PAGE_SIZE);
+  const storageKey = m.keys.get(pageAddress / PAGE_SIZE);
+  const mode = isStore ? 'store' : 'fetch';
+  return m.faults.fail(
+    PGM.PROTECTION,
+    describeKeyRule('refused', storageKey, key, mode, `absolute page ${hex(pageAddress)}`) +
+      ' (absolute accesses have no overrides)',
+  );
+}
+
+/** ABSOLUTE_READ / ABSOLUTE_WRITE after validation. */
+function absoluteAccess(m: AbsoluteMachine, req: MemOpRequest, key: number): number {
+  const isStore = req.op === MEMOP.ABSOLUTE_WRITE;
+  const start = absoluteNumber(req.gaddr);
+  const { storage, keys } = m;
+  if (hasFlag(req.flags, MEMOP_F.CHECK_ONLY)) return checkAbsoluteRange(m, start, req.size, key, isStore);
+  if (isStore && req.buf === null) return -ERRNO.EFAULT;
+
+  // A read has no side effect on the guest, so all fragments are checked before any byte
+  // reaches `buf`: a failed read leaves it untouched, exactly as the kernel's bounce buffer.
+  let abs = start;
+  let done = 0;
+  if (!isStore) {
+    while (done < req.size) {
+      const len = Math.min(PAGE_SIZE - (abs % PAGE_SIZE), req.size - done);
+      if (!storage.contains(abs)) return outsideMemory(m, abs, false);
+      if (key !== 0 && !keyAllowsAccess(keys.get(Math.floor(abs / PAGE_SIZE)), key, false)) {
+        return keyRefused(m, abs, key, false);
+      }
+      abs += len;
+      done += len;
+    }
+    if (req.buf === null) return -ERRNO.EFAULT;
+    abs = start;
+    done = 0;
+    while (done < req.size) {
+      const len = Math.min(PAGE_SIZE - (abs % PAGE_SIZE), req.size - done);
+      storage.readWithinPage(abs, req.buf, done, len);
+      abs += len;
+      done += len;
+    }
+    return 0;
+  }
+  // A write stores fragment by fragment: a failure leaves the earlier fragments stored.
+  const src = req.buf!;
+  while (done < req.size) {
+    const len = Math.min(PAGE_SIZE - (abs % PAGE_SIZE), req.size - done);
+    if (!storage.contains(abs)) return outsideMemory(m, abs, true);
+    if (key !== 0 && !keyAllowsAccess(keys.get(Math.floor(abs / PAGE_SIZE)), key, true)) {
+      return keyRefused(m, abs, key, true);
+    }
+    storage.writeWithinPage(abs, src, done, len);
+    abs += len;
+    done += len;
+  }
+  return 0;
+}
+
+/** CHECK_ONLY walk over absolute storage (spec §5.2, check_gpa_range). */
+function checkAbsoluteRange(m: AbsoluteMachine, start: number, size: number, key: number, isStore: boolean): number {
+  const skipMemslotForKeyZero = m.switches.absoluteCheckKeyZeroSkipsMemslot;
+  let abs = start;
+  let done = 0;
+  while (done < size) {
+    const len = Math.min(PAGE_SIZE - (abs % PAGE_SIZE), size - done);
+    if (!(key === 0 && skipMemslotForKeyZero)) {
+      if (!m.storage.contains(abs)) return outsideMemory(m, abs, isStore);
+      if (!keyAllowsAccess(m.keys.get(Math.floor(abs / PAGE_SIZE)), key, isStore)) {
+        return keyRefused(m, abs, key, isStore);
+      }
+    }
+    abs += len;
+    done += len;
+  }
+  return 0;
+}
+
+const CMPXCHG_SIZES = new Set([1, 2, 4, 8, 16]);
+
+/** ABSOLUTE_CMPXCHG (spec §6). */
+function absoluteCmpxchg(m: AbsoluteMachine, req: MemOpRequest): number {
+  const key = validateCommon(req, MEMOP_F.SKEY_PROTECTION);
+  if (key < 0) return key;
+  if (req.size > CMPXCHG_MAX_SIZE) return -ERRNO.EINVAL;
+  if (req.buf === null || req.old === null) return -ERRNO.EFAULT;
+  const abs = absoluteNumber(req.gaddr);
+  const misaligned = (Number(req.gaddr & 0xffn) & (req.size - 1)) !== 0;
+  if (m.switches.cmpxchgNewestOrder) {
+    if (misaligned) return -ERRNO.EINVAL;
+    if (!m.storage.contains(abs)) return outsideMemory(m, abs, true);
+  } else {
+    if (!m.storage.contains(abs)) return outsideMemory(m, abs, true);
+    if (misaligned) return -ERRNO.EINVAL;
+  }
+  if (!CMPXCHG_SIZES.has(req.size)) return -ERRNO.EINVAL;
+
+  const size = req.size;
+  const old = req.old;
+  // Protection is raised whether or not the comparison would succeed (store-type access).
+  if (key !== 0 && !keyAllowsAccess(m.keys.get(Math.floor(abs / PAGE_SIZE)), key, true)) {
+    old.fill(0, 0, size);
+    return keyRefused(m, abs, key, true);
+  }
+  const offset = abs % PAGE_SIZE;
+  const current = m.storage.pageIfTouched(Math.floor(abs / PAGE_SIZE));
+  let equal = true;
+  for (let i = 0; i < size; i++) {
+    if ((current === undefined ? 0 : current[offset + i]!) !== old[i]) {
+      equal = false;
+      break;
+    }
+  }
+  if (equal) {
+    m.storage.writeWithinPage(abs, req.buf, 0, size);
+  } else if (current === undefined) {
+    old.fill(0, 0, size);
+  } else {
+    old.set(current.subarray(offset, offset + size));
+  }
+  return 0;
+}

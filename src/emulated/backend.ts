@@ -1,0 +1,60 @@
+// The emulated backend: answers capabilities per profile and creates emulated VMs.
+import { CAP, ERRNO, MEMSLOT_ALIGNMENT, MEM_OP_MAX_SIZE } from '../abi/constants.js';
+import type { BackendHandle, KernelProfile, VmHandle, VmOptions } from '../contract.js';
+import { KvmError } from '../errors.js';
+import { PROFILES, type ProfileSwitches } from './profiles.js';
+import { EmulatedVm } from './vm.js';
+
+/** Largest guest the model accepts: absolute addresses stay exact JS numbers. */
+export const MAX_EMULATED_MEMORY = 2 ** 52;
+
+export function emulatedCapability(switches: ProfileSwitches, cap: number): number {
+  switch (cap) {
+    case CAP.S390_MEM_OP:
+      return MEM_OP_MAX_SIZE;
+    case CAP.S390_MEM_OP_EXTENSION:
+      return switches.memopExtension;
+    case CAP.S390_KEYOP:
+      return switches.keyop ? 1 : 0;
+    case CAP.S390_PSW:
+    case CAP.SYNC_REGS:
+    case CAP.S390_SKEYS:
+    case CAP.S390_INJECT_IRQ:
+    case CAP.S390_IRQ_STATE:
+    case CAP.S390_VCPU_RESETS:
+    case CAP.S390_PROTECTED:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+export class EmulatedBackend implements BackendHandle {
+  readonly kind = 'emulated' as const;
+  readonly profile: KernelProfile;
+  readonly reason: string;
+  readonly #switches: ProfileSwitches;
+
+  constructor(profile: KernelProfile, reason: string) {
+    this.profile = profile;
+    this.reason = reason;
+    this.#switches = PROFILES[profile];
+  }
+
+  checkExtension(cap: number): number {
+    return emulatedCapability(this.#switches, cap);
+  }
+
+  createVm(opts: VmOptions): VmHandle {
+    const size = opts.memorySize;
+    if (size <= 0n || size % BigInt(MEMSLOT_ALIGNMENT) !== 0n) {
+      throw new KvmError(ERRNO.EINVAL, 'KVM_SET_USER_MEMORY_REGION', 'memory size must be a positive multiple of 1 MiB');
+    }
+    if (size > BigInt(MAX_EMULATED_MEMORY)) {
+      throw new KvmError(ERRNO.ENOMEM, 'KVM_SET_USER_MEMORY_REGION', `the emulator models at most 4 PiB of guest memory`);
+    }
+    return new EmulatedVm(opts, this.#switches, (cap) => this.checkExtension(cap));
+  }
+
+  close(): void {}
+}

@@ -1,0 +1,109 @@
+// An emulated vcpu: the SIE-block state a memop reads (PSW, CRs, prefix), the access
+// registers, a queued program interrupt, and — for a protected vcpu — its SIDA.
+import { ERRNO, MEMOP, NUM_ACRS, NUM_CRS, PAGE_SIZE } from '../abi/constants.js';
+import type {
+  MemOpRequest,
+  ProgramInterrupt,
+  ResetKind,
+  VcpuHandle,
+  VcpuOptions,
+  VcpuState,
+  VcpuStateUpdate,
+} from '../contract.js';
+import type { AccessFault } from '../errors.js';
+import type { EmulatedVm } from './vm.js';
+import { logicalMemop } from './logical-memop.js';
+import { sidaMemop } from './sida.js';
+
+/** CR0 and CR14 after an initial or clear reset (spec §11). */
+export const RESET_CR0 = 0xe0n;
+export const RESET_CR14 = 0xc2000000n;
+const PREFIX_MASK = 0x7fffe000;
+
+export class EmulatedVcpu implements VcpuHandle {
+  readonly id: number;
+  readonly vm: EmulatedVm;
+  pswMask = 0n;
+  pswAddr = 0n;
+  readonly cr: bigint[] = new Array<bigint>(NUM_CRS).fill(0n);
+  readonly ar: number[] = new Array<number>(NUM_ACRS).fill(0);
+  prefix = 0;
+  pending: ProgramInterrupt | null = null;
+  /** Secure-instruction data area; null unless the vcpu is protected. */
+  readonly sida: Uint8Array | null;
+  #closed = false;
+
+  constructor(vm: EmulatedVm, id: number, opts: VcpuOptions) {
+    this.vm = vm;
+    this.id = id;
+    this.sida = opts.protected ? new Uint8Array((opts.sidaPages ?? 1) * PAGE_SIZE) : null;
+  }
+
+  get isProtected(): boolean {
+    return this.sida !== null;
+  }
+
+  memop(req: MemOpRequest): number {
+    this.vm.faults.clear();
+    switch (req.op) {
+      case MEMOP.LOGICAL_READ:
+      case MEMOP.LOGICAL_WRITE:
+        return logicalMemop(this, req);
+      case MEMOP.SIDA_READ:
+      case MEMOP.SIDA_WRITE:
+        return sidaMemop(this, req);
+      default:
+        return -ERRNO.EINVAL;
+    }
+  }
+
+  getState(): VcpuState {
+    return {
+      psw: { mask: this.pswMask, addr: this.pswAddr },
+      cr: this.cr.slice(),
+      ar: this.ar.slice(),
+      prefix: this.prefix,
+    };
+  }
+
+  setState(update: VcpuStateUpdate): void {
+    if (update.psw !== undefined) {
+      this.pswMask = update.psw.mask;
+      this.pswAddr = update.psw.addr;
+    }
+    if (update.cr !== undefined) for (let i = 0; i < NUM_CRS; i++) this.cr[i] = update.cr[i]!;
+    if (update.ar !== undefined) for (let i = 0; i < NUM_ACRS; i++) this.ar[i] = update.ar[i]!;
+    if (update.prefix !== undefined) this.prefix = update.prefix & PREFIX_MASK;
+  }
+
+  reset(kind: ResetKind): void {
+    this.pswMask = 0n;
+    this.pswAddr = 0n;
+    this.prefix = 0;
+    this.cr.fill(0n);
+    this.cr[0] = RESET_CR0;
+    this.cr[14] = RESET_CR14;
+    if (kind === 'clear') this.ar.fill(0);
+    this.pending = null;
+  }
+
+  pendingProgramInterrupt(): ProgramInterrupt | null {
+    return this.pending === null ? null : { ...this.pending };
+  }
+
+  clearPendingInterrupts(): void {
+    this.pending = null;
+  }
+
+  lastFault(): AccessFault | null {
+    return this.vm.faults.last;
+  }
+
+  close(): void {
+    this.#closed = true;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+}

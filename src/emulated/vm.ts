@@ -1,0 +1,78 @@
+// An emulated VM: one memslot of sparse absolute storage at 0, its storage keys, the guest
+// facilities that change translation, and the profile of kernel behaviour it reproduces.
+import { CAP, ERRNO } from '../abi/constants.js';
+import type { MemOpRequest, VcpuHandle, VcpuOptions, VmHandle, VmOptions } from '../contract.js';
+import { KvmError, type AccessFault } from '../errors.js';
+import { vmMemop, type AbsoluteMachine } from './absolute-memop.js';
+import { FaultRecorder } from './faults.js';
+import type { ProfileSwitches } from './profiles.js';
+import { AbsoluteStorage } from './storage.js';
+import { getStorageKeys, setStorageKeys } from './storage-key-ops.js';
+import { StorageKeys } from './storage-keys.js';
+import { EmulatedVcpu } from './vcpu.js';
+
+/** KVM_MAX_VCPUS on s390 (sca extended). */
+const MAX_VCPU_ID = 247;
+
+export interface GuestFacilities {
+  /** Facility 8: enhanced DAT 1 (1 MiB frames). */
+  readonly edat1: boolean;
+  /** Facility 78: enhanced DAT 2 (2 GiB frames). */
+  readonly edat2: boolean;
+}
+
+export class EmulatedVm implements VmHandle, AbsoluteMachine {
+  readonly storage: AbsoluteStorage;
+  readonly keys = new StorageKeys();
+  readonly switches: ProfileSwitches;
+  readonly faults = new FaultRecorder();
+  readonly facilities: GuestFacilities;
+  readonly #checkExtension: (cap: number) => number;
+  readonly #vcpus = new Map<number, EmulatedVcpu>();
+
+  constructor(opts: VmOptions, switches: ProfileSwitches, checkExtension: (cap: number) => number) {
+    this.storage = new AbsoluteStorage(Number(opts.memorySize));
+    this.switches = switches;
+    this.#checkExtension = checkExtension;
+    this.facilities = {
+      edat1: opts.facilities?.edat1 ?? true,
+      edat2: (opts.facilities?.edat1 ?? true) && (opts.facilities?.edat2 ?? true),
+    };
+  }
+
+  checkExtension(cap: number): number {
+    return this.#checkExtension(cap);
+  }
+
+  memop(req: MemOpRequest): number {
+    return vmMemop(this, req);
+  }
+
+  getStorageKeys(startGfn: bigint, count: number, out: Uint8Array, flags: number): number {
+    return getStorageKeys(this, startGfn, count, out, flags);
+  }
+
+  setStorageKeys(startGfn: bigint, keys: Uint8Array, flags: number): number {
+    return setStorageKeys(this, startGfn, keys, flags);
+  }
+
+  createVcpu(id: number, opts: VcpuOptions): VcpuHandle {
+    if (id < 0 || id > MAX_VCPU_ID) throw new KvmError(ERRNO.EINVAL, 'KVM_CREATE_VCPU', `vcpu id ${id} is above ${MAX_VCPU_ID}`);
+    const existing = this.#vcpus.get(id);
+    if (existing !== undefined && !existing.closed) {
+      throw new KvmError(ERRNO.EEXIST, 'KVM_CREATE_VCPU', `vcpu ${id} already exists`);
+    }
+    if (opts.protected && this.#checkExtension(CAP.S390_PROTECTED) === 0) {
+      throw new KvmError(ERRNO.EINVAL, 'KVM_CREATE_VCPU', 'protected vcpus need KVM_CAP_S390_PROTECTED');
+    }
+    const vcpu = new EmulatedVcpu(this, id, opts);
+    this.#vcpus.set(id, vcpu);
+    return vcpu;
+  }
+
+  lastFault(): AccessFault | null {
+    return this.faults.last;
+  }
+
+  close(): void {}
+}
