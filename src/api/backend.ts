@@ -1,0 +1,98 @@
+// openBackend and the public Backend: picks a backend handle and wraps it.
+import type { BackendHandle, BackendKind, KernelProfile } from '../contract.js';
+import { KERNEL_PROFILES } from '../contract.js';
+import { EmulatedBackend } from '../emulated/backend.js';
+import { ArgumentRangeError, KvmError } from '../errors.js';
+import { openKvmBackend } from '../kvm/backend.js';
+import { checkInteger, checkU64 } from './arguments.js';
+import { Closable } from './handle-guard.js';
+import { Vm } from './vm.js';
+
+export interface OpenBackendOptions {
+  /** 'auto' (default): real KVM when usable, else emulated. */
+  kind?: 'auto' | BackendKind;
+  /** Kernel behaviour the emulated backend reproduces; default 'newest'. Real KVM ignores it. */
+  profile?: KernelProfile;
+}
+
+export interface CreateVmOptions {
+  /** Bytes of guest memory at absolute 0: a positive multiple of 1 MiB. */
+  memorySize: number | bigint;
+  /** Guest facilities EDAT-1 (8) and EDAT-2 (78); both present by default. */
+  facilities?: { edat1?: boolean; edat2?: boolean };
+}
+
+export class Backend extends Closable {
+  readonly #handle: BackendHandle;
+
+  /** @internal */
+  constructor(handle: BackendHandle) {
+    super();
+    this.#handle = handle;
+  }
+
+  get kind(): BackendKind {
+    return this.#handle.kind;
+  }
+
+  /** The kernel profile modelled (emulated) or inferred from the host's capabilities (kvm). */
+  get profile(): KernelProfile {
+    return this.#handle.profile;
+  }
+
+  /** Why this backend was chosen. */
+  get reason(): string {
+    return this.#handle.reason;
+  }
+
+  /** KVM_CHECK_EXTENSION on /dev/kvm. */
+  checkExtension(cap: number): number {
+    const c = checkInteger(cap, 'cap', 0, 0xffff_ffff);
+    this.assertOpen('KVM_CHECK_EXTENSION');
+    return this.#handle.checkExtension(c);
+  }
+
+  createVm(opts: CreateVmOptions): Vm {
+    if (typeof opts !== 'object' || opts === null) throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', 'createVm needs { memorySize }');
+    const memorySize = checkU64(opts.memorySize, 'memorySize');
+    this.assertOpen('KVM_CREATE_VM');
+    const facilities = opts.facilities === undefined ? undefined : { edat1: opts.facilities.edat1 !== false, edat2: opts.facilities.edat2 !== false };
+    return new Vm(this.#handle.createVm({ memorySize, facilities }));
+  }
+
+  close(): void {
+    if (this.markClosed()) this.#handle.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function checkProfile(profile: unknown): KernelProfile {
+  if (profile === undefined) return 'newest';
+  if (typeof profile !== 'string' || !(KERNEL_PROFILES as readonly string[]).includes(profile)) {
+    throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `profile must be one of ${KERNEL_PROFILES.join(', ')}`);
+  }
+  return profile as KernelProfile;
+}
+
+export function openBackend(opts: OpenBackendOptions = {}): Backend {
+  const kind = opts.kind ?? 'auto';
+  const profile = checkProfile(opts.profile);
+  switch (kind) {
+    case 'emulated':
+      return new Backend(new EmulatedBackend(profile, 'requested explicitly'));
+    case 'kvm':
+      return new Backend(openKvmBackend());
+    case 'auto':
+      try {
+        return new Backend(openKvmBackend());
+      } catch (err) {
+        if (!(err instanceof KvmError)) throw err;
+        return new Backend(new EmulatedBackend(profile, `real KVM unusable: ${err.message}`));
+      }
+    default:
+      throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `kind must be 'auto', 'kvm' or 'emulated'`);
+  }
+}

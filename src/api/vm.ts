@@ -1,0 +1,148 @@
+// The public VM: argument checks, errno mapping and the ergonomic helpers, once for every backend.
+import { GET_SKEYS_NONE, MEMOP, MEMOP_F, SKEYS_MAX } from '../abi/constants.js';
+import type { VmHandle } from '../contract.js';
+import { ArgumentRangeError, KvmError } from '../errors.js';
+import { accessException } from './access-exception.js';
+import {
+  checkAccessKey,
+  checkBytes,
+  checkInteger,
+  checkLength,
+  checkMemOpDesc,
+  checkU64,
+  type MemOpDesc,
+} from './arguments.js';
+import { Closable } from './handle-guard.js';
+import { Vcpu, type VcpuCreateOptions } from './vcpu.js';
+
+export interface KeyOption {
+  /** Access key 0..15 (sets SKEY_PROTECTION); absent = no key checking. */
+  key?: number;
+}
+
+export interface CompareAndExchangeResult {
+  /** True when memory held `expected` and now holds `replacement`. */
+  exchanged: boolean;
+  /** What memory held before the call. */
+  actual: Uint8Array;
+}
+
+export class Vm extends Closable {
+  readonly #handle: VmHandle;
+
+  /** @internal */
+  constructor(handle: VmHandle) {
+    super();
+    this.#handle = handle;
+  }
+
+  /** KVM_CHECK_EXTENSION on the vm fd. */
+  checkExtension(cap: number): number {
+    this.assertOpen('KVM_CHECK_EXTENSION');
+    return this.#handle.checkExtension(checkInteger(cap, 'cap', 0, 0xffff_ffff));
+  }
+
+  /**
+   * KVM_S390_MEM_OP on the vm fd: returns exactly the kernel's result, 0 or a positive
+   * program-interruption code; a negative result is thrown as KvmError.
+   */
+  memop(d: MemOpDesc): number {
+    const req = checkMemOpDesc(d);
+    this.assertOpen('KVM_S390_MEM_OP');
+    const r = this.#handle.memop(req);
+    if (r < 0) throw new KvmError(-r, 'KVM_S390_MEM_OP');
+    return r;
+  }
+
+  /** KVM_S390_GET_SKEYS; null when the VM does not use storage keys yet (GET_SKEYS_NONE). */
+  getStorageKeys(startGfn: number | bigint, count: number): Uint8Array | null {
+    const gfn = checkU64(startGfn, 'startGfn');
+    checkInteger(count, 'count', 0, Number.MAX_SAFE_INTEGER);
+    this.assertOpen('KVM_S390_GET_SKEYS');
+    const out = new Uint8Array(count >= 1 && count <= SKEYS_MAX ? count : 0);
+    const r = this.#handle.getStorageKeys(gfn, count, out, 0);
+    if (r < 0) throw new KvmError(-r, 'KVM_S390_GET_SKEYS');
+    return r === GET_SKEYS_NONE ? null : out;
+  }
+
+  /** KVM_S390_SET_SKEYS: one key byte per 4 KiB page from `startGfn` on. */
+  setStorageKeys(startGfn: number | bigint, keys: Uint8Array): void {
+    const gfn = checkU64(startGfn, 'startGfn');
+    checkBytes(keys, 'keys');
+    this.assertOpen('KVM_S390_SET_SKEYS');
+    const r = this.#handle.setStorageKeys(gfn, keys, 0);
+    if (r < 0) throw new KvmError(-r, 'KVM_S390_SET_SKEYS');
+  }
+
+  createVcpu(id: number, opts: VcpuCreateOptions = {}): Vcpu {
+    checkInteger(id, 'id', 0, 0xffff_ffff);
+    this.assertOpen('KVM_CREATE_VCPU');
+    return new Vcpu(this.#handle.createVcpu(id, { protected: opts.protected === true, sidaPages: opts.sidaPages }));
+  }
+
+  /** Reads `length` absolute bytes; throws AccessException on a program-interruption code. */
+  read(gaddr: number | bigint, length: number, opts: KeyOption = {}): Uint8Array {
+    const addr = checkU64(gaddr, 'gaddr');
+    const size = checkLength(length);
+    const key = checkAccessKey(opts.key);
+    const buf = new Uint8Array(size);
+    const r = this.memop({ op: MEMOP.ABSOLUTE_READ, gaddr: addr, size, buf, ...keyFields(key) });
+    if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'fetch', gaddr: addr, length: size, key, space: 'absolute' });
+    return buf;
+  }
+
+  /** Writes `data` to absolute storage; throws AccessException on a program-interruption code. */
+  write(gaddr: number | bigint, data: Uint8Array, opts: KeyOption = {}): void {
+    const addr = checkU64(gaddr, 'gaddr');
+    const buf = checkBytes(data, 'data');
+    const key = checkAccessKey(opts.key);
+    const r = this.memop({ op: MEMOP.ABSOLUTE_WRITE, gaddr: addr, size: buf.length, buf, ...keyFields(key) });
+    if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'store', gaddr: addr, length: buf.length, key, space: 'absolute' });
+  }
+
+  /** CHECK_ONLY: 0 when the access would succeed, else its program-interruption code. */
+  check(gaddr: number | bigint, length: number, mode: 'read' | 'write', opts: KeyOption = {}): number {
+    const op = mode === 'read' ? MEMOP.ABSOLUTE_READ : mode === 'write' ? MEMOP.ABSOLUTE_WRITE : undefined;
+    if (op === undefined) throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `mode must be 'read' or 'write'`);
+    const key = checkAccessKey(opts.key);
+    return this.memop({ op, gaddr: checkU64(gaddr, 'gaddr'), size: checkLength(length), flags: MEMOP_F.CHECK_ONLY | keyFlag(key), key: key ?? 0 });
+  }
+
+  /** ABSOLUTE_CMPXCHG of `expected.length` bytes (1, 2, 4, 8 or 16, aligned). */
+  compareAndExchange(
+    gaddr: number | bigint,
+    expected: Uint8Array,
+    replacement: Uint8Array,
+    opts: KeyOption = {},
+  ): CompareAndExchangeResult {
+    const addr = checkU64(gaddr, 'gaddr');
+    checkBytes(expected, 'expected');
+    checkBytes(replacement, 'replacement');
+    if (expected.length !== replacement.length) {
+      throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `expected (${expected.length} bytes) and replacement (${replacement.length} bytes) must have the same length`);
+    }
+    const key = checkAccessKey(opts.key);
+    const old = expected.slice();
+    const r = this.memop({ op: MEMOP.ABSOLUTE_CMPXCHG, gaddr: addr, size: old.length, buf: replacement, old, ...keyFields(key) });
+    if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'store', gaddr: addr, length: old.length, key, space: 'absolute' });
+    const exchanged = old.every((byte, i) => byte === expected[i]);
+    return { exchanged, actual: old };
+  }
+
+  close(): void {
+    if (this.markClosed()) this.#handle.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function keyFlag(key: number | undefined): number {
+  return key === undefined ? 0 : MEMOP_F.SKEY_PROTECTION;
+}
+
+/** Descriptor fields for an optional access key. */
+export function keyFields(key: number | undefined): { flags: number; key: number } {
+  return { flags: keyFlag(key), key: key ?? 0 };
+}

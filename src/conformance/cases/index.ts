@@ -1,0 +1,13 @@
+// Every conformance case of the library, in a stable order.
+import type { ConformanceCase } from '../types.js';
+import { absoluteCases } from './absolute.js';
+import { cmpxchgCases } from './cmpxchg.js';
+import { storageKeyCases } from './storage-keys.js';
+import { apiCases } from './api.js';
+
+export const ALL_CASES: readonly ConformanceCase[] = [
+  ...absoluteCases,
+  ...cmpxchgCases,
+  ...storageKeyCases,
+  ...apiCases,
+];

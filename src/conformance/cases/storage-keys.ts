@@ -1,0 +1,142 @@
+// KVM_S390_GET_SKEYS / SET_SKEYS (spec §9) and the capability answers (spec §12).
+import { CAP, MEMOP_EXT, MEM_OP_MAX_SIZE, SKEYS_MAX } from '../../abi/constants.js';
+import { assert, expectBytes, expectErrno } from '../assertions.js';
+import type { ConformanceCase } from '../types.js';
+
+const MIB = 1 << 20;
+const PAGES_PER_MIB = 256;
+/** R and C are maintained by the machine on access: conformance ignores them (spec §9). */
+const RC = 0x06;
+const withoutRc = (keys: Uint8Array) => keys.map((k) => k & ~RC);
+
+export const storageKeyCases: readonly ConformanceCase[] = [
+  {
+    id: 'storage-keys/get/none-before-use',
+    topic: 'storage-keys',
+    title: 'GET_SKEYS answers KVM_S390_GET_SKEYS_NONE until the VM uses keys, even for a bad count',
+    source: 'spec §9',
+    run(ctx) {
+      const vm = ctx.createVm();
+      assert.equal(vm.getStorageKeys(0, 16), null, 'fresh VM');
+      assert.equal(vm.getStorageKeys(0, 0), null, 'count 0 is not looked at yet');
+      assert.equal(vm.getStorageKeys(1n << 40n, 1), null, 'gfn outside memory is not looked at yet');
+    },
+  },
+  {
+    id: 'storage-keys/set-then-get',
+    topic: 'storage-keys',
+    title: 'SET_SKEYS stores key bytes per 4 KiB page and GET_SKEYS returns them; unset pages read 0',
+    source: 'spec §9',
+    run(ctx) {
+      const vm = ctx.createVm({ memorySize: 4 * MIB });
+      const keys = new Uint8Array(300);
+      for (let i = 0; i < keys.length; i++) keys[i] = (i * 0x10 + (i & 0x08)) & 0xf8;
+      vm.setStorageKeys(100, keys);
+      const got = vm.getStorageKeys(100, 300);
+      assert.ok(got !== null);
+      expectBytes(withoutRc(got), withoutRc(keys), 'keys read back');
+      expectBytes(withoutRc(vm.getStorageKeys(0, 100)!), new Uint8Array(100), 'pages before');
+      expectBytes(withoutRc(vm.getStorageKeys(400, 624)!), new Uint8Array(624), 'pages after, up to the end of memory');
+    },
+  },
+  {
+    id: 'storage-keys/get/errors',
+    topic: 'storage-keys',
+    title: 'GET_SKEYS: count 0 or above 1048576 is EINVAL, any gfn outside memory EFAULT',
+    source: 'spec §9',
+    run(ctx) {
+      const vm = ctx.createVm({ memorySize: MIB });
+      vm.setStorageKeys(0, Uint8Array.of(0x10));
+      expectErrno(() => vm.getStorageKeys(0, 0), 'EINVAL', 'count 0');
+      expectErrno(() => vm.getStorageKeys(0, SKEYS_MAX + 1), 'EINVAL', 'count 1048577');
+      expectErrno(() => vm.getStorageKeys(PAGES_PER_MIB - 1, 2), 'EFAULT', 'last page + 1');
+      expectErrno(() => vm.getStorageKeys(PAGES_PER_MIB, 1), 'EFAULT', 'first page outside');
+      expectErrno(() => vm.getStorageKeys((1n << 64n) - 1n, 2), 'EFAULT', 'gfn range wrapping 2^64');
+      assert.equal(vm.getStorageKeys(PAGES_PER_MIB - 1, 1)!.length, 1, 'the last page itself');
+    },
+  },
+  {
+    id: 'storage-keys/set/errors',
+    topic: 'storage-keys',
+    title: 'SET_SKEYS: count 0 or above 1048576 is EINVAL; it enables keys even when it then fails',
+    source: 'spec §9',
+    run(ctx) {
+      const vm = ctx.createVm({ memorySize: MIB });
+      expectErrno(() => vm.setStorageKeys(0, new Uint8Array(0)), 'EINVAL', 'count 0');
+      assert.equal(vm.getStorageKeys(0, 1), null, 'a refused count does not enable keys');
+      expectErrno(() => vm.setStorageKeys(PAGES_PER_MIB, Uint8Array.of(0x10)), 'EFAULT', 'gfn outside memory');
+      const got = vm.getStorageKeys(0, 1);
+      assert.ok(got !== null, 'keys are enabled by the failed SET');
+      expectErrno(() => vm.setStorageKeys(0, new Uint8Array(SKEYS_MAX + 1)), 'EINVAL', 'count 1048577');
+    },
+  },
+  {
+    id: 'storage-keys/set/partial',
+    topic: 'storage-keys',
+    title: 'SET_SKEYS across the end of memory: keys before the first bad gfn stay set',
+    source: 'spec §9',
+    run(ctx) {
+      const vm = ctx.createVm({ memorySize: MIB });
+      expectErrno(() => vm.setStorageKeys(PAGES_PER_MIB - 2, Uint8Array.of(0x20, 0x30, 0x40)), 'EFAULT', 'across the end');
+      expectBytes(withoutRc(vm.getStorageKeys(PAGES_PER_MIB - 2, 2)!), Uint8Array.of(0x20, 0x30), 'keys inside memory');
+    },
+  },
+  {
+    id: 'storage-keys/set/reserved-bit',
+    topic: 'storage-keys',
+    title: 'a key byte with bit 7 (0x01) set is EINVAL: newest changes no key, classic sets the keys before it',
+    source: 'spec §9 [diff]',
+    run(ctx) {
+      const vm = ctx.createVm({ memorySize: MIB });
+      expectErrno(() => vm.setStorageKeys(10, Uint8Array.of(0x20, 0x30, 0x41, 0x50)), 'EINVAL', 'reserved bit in the third key');
+      const got = withoutRc(vm.getStorageKeys(10, 4)!);
+      const expected = ctx.profile === 'newest' ? Uint8Array.of(0, 0, 0, 0) : Uint8Array.of(0x20, 0x30, 0, 0);
+      expectBytes(got, expected, `keys after the refused set (${ctx.profile})`);
+    },
+  },
+  {
+    id: 'storage-keys/set/reserved-bit-versus-outside',
+    topic: 'storage-keys',
+    title: 'a reserved bit after a gfn outside memory: EINVAL on newest, EFAULT on classic',
+    source: 'spec §9 [diff]',
+    run(ctx) {
+      const vm = ctx.createVm({ memorySize: MIB });
+      const expected = ctx.profile === 'newest' ? 'EINVAL' : 'EFAULT';
+      expectErrno(() => vm.setStorageKeys(PAGES_PER_MIB - 1, Uint8Array.of(0x20, 0x31)), expected, 'outside then reserved');
+    },
+  },
+  {
+    id: 'storage-keys/get/max-count',
+    topic: 'storage-keys',
+    title: 'GET/SET of exactly 1048576 keys (4 GiB of guest memory)',
+    source: 'spec §1.4 KVM_S390_SKEYS_MAX',
+    run(ctx) {
+      const vm = ctx.createVm({ memorySize: 4096 * MIB });
+      const keys = new Uint8Array(SKEYS_MAX);
+      for (let i = 0; i < keys.length; i += 4099) keys[i] = 0x78;
+      vm.setStorageKeys(0, keys);
+      expectBytes(withoutRc(vm.getStorageKeys(0, SKEYS_MAX)!), keys, 'all keys');
+    },
+  },
+  {
+    id: 'capabilities/memop',
+    topic: 'capabilities',
+    title: 'KVM_CHECK_EXTENSION answers for the memop capabilities, the same on /dev/kvm and the vm',
+    source: 'spec §12',
+    run(ctx) {
+      const b = ctx.backend;
+      assert.equal(b.checkExtension(CAP.S390_MEM_OP), MEM_OP_MAX_SIZE, 'KVM_CAP_S390_MEM_OP');
+      assert.equal(b.checkExtension(CAP.S390_SKEYS), 1, 'KVM_CAP_S390_SKEYS');
+      const ext = b.checkExtension(CAP.S390_MEM_OP_EXTENSION);
+      const byProfile = { newest: 3, classic: 3, 'v5.18': 1, 'pre-5.18': 0 } as const;
+      assert.equal(ext, byProfile[ctx.profile], `KVM_CAP_S390_MEM_OP_EXTENSION for ${ctx.profile}`);
+      if (ext & MEMOP_EXT.CAP_CMPXCHG) assert.ok(ext & MEMOP_EXT.CAP_BASE, 'CMPXCHG implies BASE');
+      assert.equal(b.checkExtension(CAP.S390_KEYOP), ctx.profile === 'newest' ? 1 : 0, 'KVM_CAP_S390_KEYOP');
+      assert.equal(b.checkExtension(0x7fffffff), 0, 'an unknown capability');
+      const vm = ctx.createVm();
+      for (const cap of [CAP.S390_MEM_OP, CAP.S390_SKEYS, CAP.S390_MEM_OP_EXTENSION, CAP.S390_KEYOP]) {
+        assert.equal(vm.checkExtension(cap), b.checkExtension(cap), `cap ${cap} on the vm fd`);
+      }
+    },
+  },
+];

@@ -1,0 +1,34 @@
+// kvm-s390: key-checked access to s390x KVM guest memory, on real KVM or a bit-exact model.
+export { openBackend, Backend, type OpenBackendOptions, type CreateVmOptions } from './api/backend.js';
+export { Vm, type KeyOption, type CompareAndExchangeResult } from './api/vm.js';
+export { Vcpu, type LogicalAccessOptions, type VcpuCreateOptions } from './api/vcpu.js';
+export type { MemOpDesc } from './api/arguments.js';
+export { KvmError, AccessException, ArgumentRangeError, ArgumentTypeError, type AccessFault } from './errors.js';
+export {
+  MEMOP,
+  MEMOP_F,
+  MEMOP_EXT,
+  CAP,
+  CAP_NAMES,
+  PGM,
+  ERRNO,
+  IOCTL,
+  SYNC,
+  MEM_OP_MAX_SIZE,
+  SKEYS_MAX,
+  GET_SKEYS_NONE,
+  PAGE_SIZE,
+  pgmName,
+  errnoName,
+} from './abi/constants.js';
+export { encodeMemOp, decodeMemOp, encodeSkeys, decodeSkeys, HOST_BYTE_ORDER, type ByteOrder } from './abi/structs.js';
+export {
+  KERNEL_PROFILES,
+  type KernelProfile,
+  type BackendKind,
+  type Psw,
+  type VcpuState,
+  type VcpuStateUpdate,
+  type ProgramInterrupt,
+  type ResetKind,
+} from './contract.js';

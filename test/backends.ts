@@ -1,0 +1,25 @@
+// Which backends this host can run, for tests that run one body against each of them.
+import { openBackend, type Backend } from '../src/index.js';
+import { KERNEL_PROFILES, type KernelProfile } from '../src/contract.js';
+import { KvmError } from '../src/errors.js';
+
+export interface BackendUnderTest {
+  readonly name: string;
+  open(): Backend;
+}
+
+export const emulatedBackends: readonly BackendUnderTest[] = KERNEL_PROFILES.map((profile: KernelProfile) => ({
+  name: `emulated/${profile}`,
+  open: () => openBackend({ kind: 'emulated', profile }),
+}));
+
+/** Real KVM if this host can open it; otherwise the reason it cannot. */
+export function realKvm(): { backend: BackendUnderTest } | { unavailable: string } {
+  try {
+    openBackend({ kind: 'kvm' }).close();
+    return { backend: { name: 'kvm', open: () => openBackend({ kind: 'kvm' }) } };
+  } catch (err) {
+    if (err instanceof KvmError) return { unavailable: err.message };
+    throw err;
+  }
+}
