@@ -34,6 +34,8 @@ export class EmulatedBackend implements BackendHandle {
   readonly profile: KernelProfile;
   readonly reason: string;
   readonly #switches: ProfileSwitches;
+  /** An emulated backend stands for one host process: its process-wide key-use flag. */
+  readonly #processKeyUsage = { enabled: false };
 
   constructor(profile: KernelProfile, reason: string) {
     this.profile = profile;
@@ -53,7 +55,8 @@ export class EmulatedBackend implements BackendHandle {
     if (size > BigInt(MAX_EMULATED_MEMORY)) {
       throw new KvmError(ERRNO.ENOMEM, 'KVM_SET_USER_MEMORY_REGION', `the emulator models at most 4 PiB of guest memory`);
     }
-    return new EmulatedVm(opts, this.#switches, (cap) => this.checkExtension(cap));
+    const keyUsage = this.#switches.keyUsePerProcess ? this.#processKeyUsage : { enabled: false };
+    return new EmulatedVm(opts, this.#switches, (cap) => this.checkExtension(cap), keyUsage);
   }
 
   close(): void {}

@@ -27,6 +27,12 @@ export interface ProfileSwitches {
   readonly setSkeysCheckAllFirst: boolean;
   /** LAP and key-protection exceptions carry a TEID (5.18+); before only the code. */
   readonly protectionTeid: boolean;
+  /**
+   * "Uses storage keys" belongs to the host process (mm_uses_skeys(current->mm)), so one VM
+   * enabling keys makes GET_SKEYS of every VM of that process return keys. The gmap rewrite
+   * made it per VM (gmap->uses_skeys).
+   */
+  readonly keyUsePerProcess: boolean;
 }
 
 const NEWEST: ProfileSwitches = {
@@ -41,6 +47,7 @@ const NEWEST: ProfileSwitches = {
   cmpxchgNewestOrder: true,
   setSkeysCheckAllFirst: true,
   protectionTeid: true,
+  keyUsePerProcess: false,
 };
 
 const CLASSIC: ProfileSwitches = {
@@ -50,6 +57,7 @@ const CLASSIC: ProfileSwitches = {
   absoluteCheckKeyZeroSkipsMemslot: true,
   cmpxchgNewestOrder: false,
   setSkeysCheckAllFirst: false,
+  keyUsePerProcess: true,
 };
 
 const V5_18: ProfileSwitches = {

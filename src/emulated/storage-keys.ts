@@ -11,10 +11,28 @@ export const STORAGE_KEY = {
   RESERVED: 0x01,
 } as const;
 
+/** Whether key handling is on: shared by all VMs of a host process on older kernels. */
+export interface KeyUsage {
+  enabled: boolean;
+}
+
 export class StorageKeys {
   readonly #chunks = new Map<number, Uint8Array>();
-  /** False until SET_SKEYS (or a guest key instruction) enables key handling for the VM. */
-  usesKeys = false;
+  readonly #usage: KeyUsage;
+
+  /** `usage` is this VM's own flag, or the process-wide one (profile switch keyUsePerProcess). */
+  constructor(usage: KeyUsage = { enabled: false }) {
+    this.#usage = usage;
+  }
+
+  /** False until SET_SKEYS (or a guest key instruction) enables key handling. */
+  get usesKeys(): boolean {
+    return this.#usage.enabled;
+  }
+
+  set usesKeys(value: boolean) {
+    this.#usage.enabled = value;
+  }
 
   get(pfn: number): number {
     const chunk = this.#chunks.get(Math.floor(pfn / CHUNK_PAGES));

@@ -8,7 +8,7 @@ import { FaultRecorder } from './faults.js';
 import type { ProfileSwitches } from './profiles.js';
 import { AbsoluteStorage } from './storage.js';
 import { getStorageKeys, setStorageKeys } from './storage-key-ops.js';
-import { StorageKeys } from './storage-keys.js';
+import { StorageKeys, type KeyUsage } from './storage-keys.js';
 import { EmulatedVcpu } from './vcpu.js';
 
 /** KVM_MAX_VCPUS on s390 (sca extended). */
@@ -23,15 +23,16 @@ export interface GuestFacilities {
 
 export class EmulatedVm implements VmHandle, AbsoluteMachine {
   readonly storage: AbsoluteStorage;
-  readonly keys = new StorageKeys();
+  readonly keys: StorageKeys;
   readonly switches: ProfileSwitches;
   readonly faults = new FaultRecorder();
   readonly facilities: GuestFacilities;
   readonly #checkExtension: (cap: number) => number;
   readonly #vcpus = new Map<number, EmulatedVcpu>();
 
-  constructor(opts: VmOptions, switches: ProfileSwitches, checkExtension: (cap: number) => number) {
+  constructor(opts: VmOptions, switches: ProfileSwitches, checkExtension: (cap: number) => number, keyUsage: KeyUsage) {
     this.storage = new AbsoluteStorage(Number(opts.memorySize));
+    this.keys = new StorageKeys(keyUsage);
     this.switches = switches;
     this.#checkExtension = checkExtension;
     this.facilities = {
