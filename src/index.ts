@@ -1,6 +1,6 @@
 // kvm-s390: key-checked access to s390x KVM guest memory, on real KVM or a bit-exact model.
 export { openBackend, Backend, type OpenBackendOptions, type CreateVmOptions } from './api/backend.js';
-export { Vm, type KeyOption, type CompareAndExchangeResult } from './api/vm.js';
+export { Vm, type KeyOption, type CompareAndExchangeResult, type SkeysOptions } from './api/vm.js';
 export { Vcpu, type LogicalAccessOptions, type VcpuCreateOptions } from './api/vcpu.js';
 export type { MemOpDesc } from './api/arguments.js';
 export { KvmError, AccessException, ArgumentRangeError, ArgumentTypeError, type AccessFault } from './errors.js';

@@ -9,6 +9,7 @@ import {
   checkInteger,
   checkLength,
   checkMemOpDesc,
+  checkU32,
   checkU64,
   type MemOpDesc,
 } from './arguments.js';
@@ -18,6 +19,11 @@ import { Vcpu, type VcpuCreateOptions } from './vcpu.js';
 export interface KeyOption {
   /** Access key 0..15 (sets SKEY_PROTECTION); absent = no key checking. */
   key?: number;
+}
+
+export interface SkeysOptions {
+  /** `struct kvm_s390_skeys.flags`; the kernel accepts only 0. */
+  flags?: number;
 }
 
 export interface CompareAndExchangeResult {
@@ -54,23 +60,28 @@ export class Vm extends Closable {
     return r;
   }
 
-  /** KVM_S390_GET_SKEYS; null when the VM does not use storage keys yet (GET_SKEYS_NONE). */
-  getStorageKeys(startGfn: number | bigint, count: number): Uint8Array | null {
+  /**
+   * KVM_S390_GET_SKEYS; null when the VM does not use storage keys yet (GET_SKEYS_NONE).
+   * `flags` is the struct's flags field, which the kernel requires to be 0.
+   */
+  getStorageKeys(startGfn: number | bigint, count: number, opts: SkeysOptions = {}): Uint8Array | null {
     const gfn = checkU64(startGfn, 'startGfn');
     checkInteger(count, 'count', 0, Number.MAX_SAFE_INTEGER);
+    const flags = opts.flags === undefined ? 0 : checkU32(opts.flags, 'options.flags');
     this.assertOpen('KVM_S390_GET_SKEYS');
     const out = new Uint8Array(count >= 1 && count <= SKEYS_MAX ? count : 0);
-    const r = this.#handle.getStorageKeys(gfn, count, out, 0);
+    const r = this.#handle.getStorageKeys(gfn, count, out, flags);
     if (r < 0) throw new KvmError(-r, 'KVM_S390_GET_SKEYS');
     return r === GET_SKEYS_NONE ? null : out;
   }
 
   /** KVM_S390_SET_SKEYS: one key byte per 4 KiB page from `startGfn` on. */
-  setStorageKeys(startGfn: number | bigint, keys: Uint8Array): void {
+  setStorageKeys(startGfn: number | bigint, keys: Uint8Array, opts: SkeysOptions = {}): void {
     const gfn = checkU64(startGfn, 'startGfn');
     checkBytes(keys, 'keys');
+    const flags = opts.flags === undefined ? 0 : checkU32(opts.flags, 'options.flags');
     this.assertOpen('KVM_S390_SET_SKEYS');
-    const r = this.#handle.setStorageKeys(gfn, keys, 0);
+    const r = this.#handle.setStorageKeys(gfn, keys, flags);
     if (r < 0) throw new KvmError(-r, 'KVM_S390_SET_SKEYS');
   }
 

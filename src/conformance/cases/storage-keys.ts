@@ -42,6 +42,19 @@ export const storageKeyCases: readonly ConformanceCase[] = [
     },
   },
   {
+    id: 'storage-keys/flags',
+    topic: 'storage-keys',
+    title: 'GET_SKEYS and SET_SKEYS refuse any flag with EINVAL, before everything else',
+    source: 'spec §9',
+    run(ctx) {
+      const vm = ctx.createVm({ memorySize: MIB });
+      expectErrno(() => vm.getStorageKeys(0, 1, { flags: 1 }), 'EINVAL', 'GET flags 1 (even before GET_SKEYS_NONE)');
+      expectErrno(() => vm.setStorageKeys(0, new Uint8Array(0), { flags: 0x80000000 }), 'EINVAL', 'SET flags 0x80000000 with count 0');
+      expectErrno(() => vm.setStorageKeys(0, Uint8Array.of(0x10), { flags: 2 }), 'EINVAL', 'SET flags 2');
+      expectErrno(() => vm.getStorageKeys(0, 1, { flags: 4 }), 'EINVAL', 'GET flags 4');
+    },
+  },
+  {
     id: 'storage-keys/set-then-get',
     topic: 'storage-keys',
     title: 'SET_SKEYS stores key bytes per 4 KiB page and GET_SKEYS returns them; unset pages read 0',
