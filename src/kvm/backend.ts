@@ -1,8 +1,374 @@
-// Placeholder until the native addon lands (issue 4): real KVM is reported unusable.
-import type { BackendHandle } from '../contract.js';
-import { KvmError } from '../errors.js';
-import { ERRNO } from '../abi/constants.js';
+// The real backend: the contract of src/contract.ts over the native addon and /dev/kvm.
+// Handles answer memops and storage-key calls with the kernel's raw result (0, a positive
+// program code, or -errno); lifecycle calls throw KvmError. All vcpu ioctls run synchronously
+// on the calling thread (KVM wants a vcpu driven by one thread).
+import { CAP, ERRNO, GET_SKEYS_NONE, KVM_RUN_OFFSET, MEMOP_EXT, NUM_ACRS, NUM_CRS, STRUCT_SIZE, SYNC } from '../abi/constants.js';
+import { HOST_BYTE_ORDER, decodeSregs, encodeSregs } from '../abi/structs.js';
+import type {
+  BackendHandle,
+  KernelProfile,
+  MemOpRequest,
+  ProgramInterrupt,
+  ResetKind,
+  VcpuHandle,
+  VcpuOptions,
+  VcpuState,
+  VcpuStateUpdate,
+  VmHandle,
+  VmOptions,
+} from '../contract.js';
+import { KvmError, type AccessFault } from '../errors.js';
+import { MemOpDescriptor } from './descriptor.js';
+import { AddonLoadError, loadAddon } from './loader.js';
+import type { NativeAddon, NativeMapping } from './native.js';
 
-export function openKvmBackend(): BackendHandle {
-  throw new KvmError(ERRNO.ENOSYS, 'open /dev/kvm', 'the native kvm backend is not built into this version');
+export const KVM_DEVICE = '/dev/kvm';
+/** KVM_GET_API_VERSION has answered 12 since Linux 2.6.22. */
+const KVM_API_VERSION = 12;
+const KVM_EXIT_S390_SIEIC = 13;
+const KVM_S390_PROGRAM_INT = 0xfffe0001n;
+const IRQ_RECORD = STRUCT_SIZE.kvm_s390_irq;
+const PGM_OFFSET = 8; // the payload union inside struct kvm_s390_irq
+const LE = HOST_BYTE_ORDER === 'little';
+// Two errno values src/abi does not list (asm-generic; identical on s390x and x86_64).
+const EINTR = 4;
+const ENOBUFS = 105;
+// struct kvm_s390_pgm_info offsets (spec §1.5).
+const PGM_TRANS_EXC_CODE = 0;
+const PGM_CODE = 28;
+const PGM_EXC_ACCESS_ID = 34;
+
+// PSW mask bits (s390 numbering, bit 0 = MSB).
+const PSW_PER = 1n << 62n; // bit 1
+const PSW_IO = 1n << 57n; // bit 6
+const PSW_EXT = 1n << 56n; // bit 7
+const PSW_MCHECK = 1n << 50n; // bit 13
+const PSW_WAIT = 1n << 49n; // bit 14
+/** Bits the commit run forces (wait on; PER, I/O, external, machine-check off). */
+const COMMIT_FORCED = PSW_PER | PSW_IO | PSW_EXT | PSW_MCHECK | PSW_WAIT;
+const COMMIT_SET = PSW_WAIT;
+
+function fail(errno: number, syscall: string, detail: string): never {
+  throw new KvmError(errno, syscall, detail);
 }
+
+function check(result: number, syscall: string, detail?: string): number {
+  if (result < 0) throw new KvmError(-result, syscall, detail);
+  return result;
+}
+
+function archNote(): string {
+  return process.arch === 's390x'
+    ? ''
+    : `; besides, this is a ${process.arch} host: KVM_S390_MEM_OP exists only on IBM Z (s390x) Linux, so use the emulated backend here`;
+}
+
+/** The kernel profile a host's capabilities point to (spec §0.1, §12). */
+export function inferProfile(memopExtension: number, keyop: number): KernelProfile {
+  if (memopExtension <= 0) return 'pre-5.18';
+  if ((memopExtension & MEMOP_EXT.CAP_CMPXCHG) === 0) return 'v5.18';
+  return keyop > 0 ? 'newest' : 'classic';
+}
+
+export interface OpenKvmOptions {
+  /** The device to open; '/dev/kvm' unless a test points it elsewhere. */
+  device?: string;
+}
+
+/** Opens real KVM, or throws a KvmError that says why it is unusable and what to do. */
+export function openKvmBackend(opts: OpenKvmOptions = {}): BackendHandle {
+  const device = opts.device ?? KVM_DEVICE;
+  if (process.platform !== 'linux') {
+    fail(ERRNO.ENOSYS, `open ${device}`, `KVM is a Linux interface and this is ${process.platform}; use the emulated backend`);
+  }
+  let addon: NativeAddon;
+  try {
+    addon = loadAddon();
+  } catch (err) {
+    if (err instanceof AddonLoadError) fail(ERRNO.ENOENT, 'load kvm_s390.node', err.message);
+    throw err;
+  }
+  const fd = addon.openDevice(device);
+  if (fd < 0) {
+    const errno = -fd;
+    if (errno === ERRNO.ENOENT) {
+      fail(errno, `open ${device}`, `no ${device} on this host: the kvm kernel module is not loaded (modprobe kvm) or this machine cannot virtualize${archNote()}`);
+    }
+    if (errno === ERRNO.EACCES || errno === ERRNO.EPERM) {
+      fail(errno, `open ${device}`, `permission denied: add this user to the "kvm" group (sudo usermod -aG kvm $USER, then log in again) or run as root${archNote()}`);
+    }
+    fail(errno, `open ${device}`, `${device} cannot be opened${archNote()}`);
+  }
+  try {
+    const version = addon.getApiVersion(fd);
+    if (version === -ERRNO.ENOSYS) {
+      fail(ERRNO.ENOSYS, 'KVM_GET_API_VERSION', `${device} answered ENOSYS: this process runs under user-mode emulation (qemu-user), not on a real kernel; real KVM needs a native s390x Linux host`);
+    }
+    if (version === -ERRNO.ENOTTY || version === -ERRNO.EINVAL) {
+      fail(-version, 'KVM_GET_API_VERSION', `${device} is not a KVM device`);
+    }
+    check(version, 'KVM_GET_API_VERSION');
+    if (version !== KVM_API_VERSION) fail(ERRNO.EINVAL, 'KVM_GET_API_VERSION', `KVM API version ${version}, expected ${KVM_API_VERSION}`);
+    if (process.arch !== 's390x') {
+      fail(ERRNO.ENODEV, 'KVM_CHECK_EXTENSION', `${device} is ${process.arch} KVM: KVM_S390_MEM_OP exists only on IBM Z (s390x) Linux; use the emulated backend here`);
+    }
+    const maxSize = addon.checkExtension(fd, CAP.S390_MEM_OP);
+    if (maxSize <= 0) {
+      fail(ERRNO.EOPNOTSUPP, 'KVM_CHECK_EXTENSION', 'the kernel lacks KVM_CAP_S390_MEM_OP (108): Linux 4.3 or newer is needed');
+    }
+    const ext = Math.max(0, addon.checkExtension(fd, CAP.S390_MEM_OP_EXTENSION));
+    const keyop = Math.max(0, addon.checkExtension(fd, CAP.S390_KEYOP));
+    const profile = inferProfile(ext, keyop);
+    const reason = `real KVM on ${process.arch}: API ${version}, KVM_CAP_S390_MEM_OP ${maxSize}, MEM_OP_EXTENSION ${ext}, KEYOP ${keyop} → profile ${profile}`;
+    return new KvmBackend(addon, fd, profile, reason);
+  } catch (err) {
+    addon.close(fd);
+    throw err;
+  }
+}
+
+class KvmBackend implements BackendHandle {
+  readonly kind = 'kvm' as const;
+  #closed = false;
+
+  constructor(
+    private readonly addon: NativeAddon,
+    private readonly fd: number,
+    readonly profile: KernelProfile,
+    readonly reason: string,
+  ) {}
+
+  checkExtension(cap: number): number {
+    return check(this.addon.checkExtension(this.fd, cap), 'KVM_CHECK_EXTENSION');
+  }
+
+  createVm(opts: VmOptions): VmHandle {
+    const { addon } = this;
+    if (opts.facilities && (opts.facilities.edat1 === false || opts.facilities.edat2 === false)) {
+      fail(ERRNO.EOPNOTSUPP, 'KVM_SET_DEVICE_ATTR', 'the kvm backend cannot remove guest facilities (EDAT-1/EDAT-2 follow the host CPU model); use the emulated backend for that');
+    }
+    const vmFd = addon.createVm(this.fd, 0);
+    if (vmFd === -ERRNO.EINVAL) {
+      fail(ERRNO.EINVAL, 'KVM_CREATE_VM', 'on kernels before 5.11 (and some later configurations) the process needs page-table extensions (PGSTE): node is not linked with --s390-pgste, so run "sysctl vm.allocate_pgste=1" as root and start node again');
+    }
+    check(vmFd, 'KVM_CREATE_VM');
+    try {
+      const memory = addon.mmapGuest(opts.memorySize);
+      if (typeof memory === 'number') fail(-memory, 'mmap', `${opts.memorySize} bytes of guest memory`);
+      try {
+        check(addon.setUserMemoryRegion(vmFd, 0, 0, 0n, memory), 'KVM_SET_USER_MEMORY_REGION');
+        const mmapSize = check(addon.getVcpuMmapSize(this.fd), 'KVM_GET_VCPU_MMAP_SIZE');
+        return new KvmVm(addon, vmFd, memory, mmapSize);
+      } catch (err) {
+        memory.unmap();
+        throw err;
+      }
+    } catch (err) {
+      addon.close(vmFd);
+      throw err;
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.addon.close(this.fd);
+  }
+}
+
+class KvmVm implements VmHandle {
+  readonly #desc = new MemOpDescriptor();
+  readonly #vcpus = new Set<KvmVcpu>();
+  #closed = false;
+
+  constructor(
+    private readonly addon: NativeAddon,
+    private readonly fd: number,
+    private readonly memory: NativeMapping,
+    private readonly runSize: number,
+  ) {}
+
+  checkExtension(cap: number): number {
+    return check(this.addon.checkExtension(this.fd, cap), 'KVM_CHECK_EXTENSION');
+  }
+
+  memop(req: MemOpRequest): number {
+    return this.addon.memop(this.fd, this.#desc.fill(req), req.buf, req.old);
+  }
+
+  getStorageKeys(startGfn: bigint, count: number, out: Uint8Array, flags: number): number {
+    const r = this.addon.getSkeys(this.fd, startGfn, count, out, flags);
+    return r === GET_SKEYS_NONE ? GET_SKEYS_NONE : r;
+  }
+
+  setStorageKeys(startGfn: bigint, keys: Uint8Array, flags: number): number {
+    return this.addon.setSkeys(this.fd, startGfn, keys, flags);
+  }
+
+  createVcpu(id: number, opts: VcpuOptions): VcpuHandle {
+    if (opts.protected) {
+      fail(ERRNO.EOPNOTSUPP, 'KVM_CREATE_VCPU', 'protected (PV) vcpus need a secure-execution guest image and the KVM_S390_PV_COMMAND protocol, which the kvm backend does not drive; SIDA ops are available on the emulated backend');
+    }
+    const { addon } = this;
+    const vcpuFd = check(addon.createVcpu(this.fd, id), 'KVM_CREATE_VCPU', `vcpu id ${id}`);
+    const run = addon.mmapVcpu(vcpuFd, this.runSize);
+    if (typeof run === 'number') {
+      addon.close(vcpuFd);
+      fail(-run, 'mmap', 'the vcpu kvm_run area');
+    }
+    const vcpu = new KvmVcpu(addon, id, vcpuFd, run, () => this.#vcpus.delete(vcpu));
+    this.#vcpus.add(vcpu);
+    return vcpu;
+  }
+
+  /** The kernel does not say why a memop failed. */
+  lastFault(): AccessFault | null {
+    return null;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const v of [...this.#vcpus]) v.close();
+    this.addon.close(this.fd);
+    this.memory.unmap();
+  }
+}
+
+class KvmVcpu implements VcpuHandle {
+  readonly #desc = new MemOpDescriptor();
+  readonly #sregs = new Uint8Array(STRUCT_SIZE.kvm_sregs);
+  /** The caller's values of the PSW bits a commit run overrides. */
+  #userPswBits = 0n;
+  #closed = false;
+
+  constructor(
+    private readonly addon: NativeAddon,
+    readonly id: number,
+    private readonly fd: number,
+    private readonly run: NativeMapping,
+    private readonly onClose: () => void,
+  ) {}
+
+  memop(req: MemOpRequest): number {
+    return this.addon.memop(this.fd, this.#desc.fill(req), req.buf, req.old);
+  }
+
+  getState(): VcpuState {
+    check(this.addon.getSregs(this.fd, this.#sregs), 'KVM_GET_SREGS');
+    const { acrs, crs } = decodeSregs(this.#sregs, HOST_BYTE_ORDER);
+    const mask = (this.run.readU64(KVM_RUN_OFFSET.psw_mask) & ~COMMIT_FORCED) | this.#userPswBits;
+    return {
+      psw: { mask, addr: this.run.readU64(KVM_RUN_OFFSET.psw_addr) },
+      cr: crs,
+      ar: acrs,
+      prefix: Number(this.run.readU64(KVM_RUN_OFFSET.prefix)),
+    };
+  }
+
+  /**
+   * Spec §11. CRs and ARs go in at once with KVM_SET_SREGS (it writes the SIE block's CRs and
+   * kvm_run's ARs, which is where the memop reads them). PSW and prefix only reach the SIE
+   * block at a KVM_RUN entry, so they are written into kvm_run (prefix with the
+   * KVM_SYNC_PREFIX dirty bit) and committed by one KVM_RUN with a disabled-wait PSW: wait
+   * bit 14 set, PER, I/O, external and machine-check masks clear. SIE then intercepts at
+   * once, KVM sees a wait with every interrupt class disabled and returns to userspace with
+   * KVM_EXIT_S390_SIEIC, without executing a guest instruction. The memop ignores the wait
+   * and mask bits. This is derived from the kernel source (kvm_s390_handle_wait and the
+   * sync_regs/store_regs pair around KVM_RUN), not from hardware documentation, and has not
+   * yet run on an s390x host. Pending interrupts would be delivered by that KVM_RUN, so
+   * they are saved (KVM_S390_GET_IRQ_STATE), cleared (KVM_S390_NORMAL_RESET, which keeps
+   * PSW, CRs and prefix) and re-queued (KVM_S390_SET_IRQ_STATE) around it.
+   */
+  setState(update: VcpuStateUpdate): void {
+    if (update.cr !== undefined || update.ar !== undefined) {
+      check(this.addon.getSregs(this.fd, this.#sregs), 'KVM_GET_SREGS');
+      const s = decodeSregs(this.#sregs, HOST_BYTE_ORDER);
+      if (update.cr !== undefined) s.crs = update.cr.slice(0, NUM_CRS);
+      if (update.ar !== undefined) s.acrs = update.ar.slice(0, NUM_ACRS);
+      check(this.addon.setSregs(this.fd, encodeSregs(s, HOST_BYTE_ORDER, this.#sregs)), 'KVM_SET_SREGS');
+    }
+    if (update.psw === undefined && update.prefix === undefined) return;
+    const run = this.run;
+    let mask = (run.readU64(KVM_RUN_OFFSET.psw_mask) & ~COMMIT_FORCED) | this.#userPswBits;
+    if (update.psw !== undefined) {
+      mask = update.psw.mask;
+      run.writeU64(KVM_RUN_OFFSET.psw_addr, update.psw.addr);
+    }
+    if (update.prefix !== undefined) {
+      run.writeU64(KVM_RUN_OFFSET.prefix, BigInt(update.prefix));
+      run.writeU64(KVM_RUN_OFFSET.kvm_dirty_regs, BigInt(SYNC.PREFIX));
+    } else {
+      run.writeU64(KVM_RUN_OFFSET.kvm_dirty_regs, 0n);
+    }
+    this.#userPswBits = mask & COMMIT_FORCED;
+    run.writeU64(KVM_RUN_OFFSET.psw_mask, (mask & ~COMMIT_FORCED) | COMMIT_SET);
+    this.#commitByRun();
+  }
+
+  #commitByRun(): void {
+    const pending = this.#pendingIrqBytes();
+    if (pending.length > 0) check(this.addon.reset(this.fd, 1), 'KVM_S390_NORMAL_RESET', 'clearing pending interrupts before the commit run');
+    let r: number;
+    do r = this.addon.run(this.fd);
+    while (r === -EINTR);
+    check(r, 'KVM_RUN', 'committing PSW/prefix with a disabled-wait PSW');
+    const exit = this.run.readU32(KVM_RUN_OFFSET.exit_reason);
+    if (exit !== KVM_EXIT_S390_SIEIC) {
+      fail(ERRNO.EIO, 'KVM_RUN', `the disabled-wait commit run exited with reason ${exit}, expected KVM_EXIT_S390_SIEIC (${KVM_EXIT_S390_SIEIC}); please report this with your kernel version`);
+    }
+    this.run.writeU64(KVM_RUN_OFFSET.kvm_dirty_regs, 0n);
+    if (pending.length > 0) check(this.addon.setIrqState(this.fd, pending), 'KVM_S390_SET_IRQ_STATE', 're-queueing interrupts after the commit run');
+  }
+
+  /** Every pending local interrupt as kvm_s390_irq records (empty when none). */
+  #pendingIrqBytes(): Uint8Array {
+    for (let records = 16; ; records *= 4) {
+      const buf = new Uint8Array(records * IRQ_RECORD);
+      const n = this.addon.getIrqState(this.fd, buf);
+      if (n === -ENOBUFS && records < 4096) continue;
+      check(n, 'KVM_S390_GET_IRQ_STATE');
+      return buf.subarray(0, n);
+    }
+  }
+
+  reset(kind: ResetKind): void {
+    const r = this.addon.reset(this.fd, kind === 'initial' ? 0 : 2);
+    check(r, kind === 'initial' ? 'KVM_S390_INITIAL_RESET' : 'KVM_S390_CLEAR_RESET');
+    this.#userPswBits = 0n;
+  }
+
+  pendingProgramInterrupt(): ProgramInterrupt | null {
+    const bytes = this.#pendingIrqBytes();
+    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let at = 0; at + IRQ_RECORD <= bytes.length; at += IRQ_RECORD) {
+      if (v.getBigUint64(at, LE) !== KVM_S390_PROGRAM_INT) continue;
+      const pgm = at + PGM_OFFSET;
+      return {
+        code: v.getUint16(pgm + PGM_CODE, LE),
+        teid: v.getBigUint64(pgm + PGM_TRANS_EXC_CODE, LE),
+        accessId: v.getUint8(pgm + PGM_EXC_ACCESS_ID),
+      };
+    }
+    return null;
+  }
+
+  /** KVM_S390_NORMAL_RESET: clears the vcpu's local interrupts, keeps PSW, CRs and prefix. */
+  clearPendingInterrupts(): void {
+    check(this.addon.reset(this.fd, 1), 'KVM_S390_NORMAL_RESET');
+  }
+
+  /** The kernel does not say why a memop failed. */
+  lastFault(): AccessFault | null {
+    return null;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.run.unmap();
+    this.addon.close(this.fd);
+    this.onClose();
+  }
+}
+

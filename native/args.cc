@@ -1,0 +1,95 @@
+#include "args.h"
+
+#include <cmath>
+
+namespace kvms390 {
+
+static void ThrowWithCode(Napi::Error err, const char* code) {
+  err.Set("code", Napi::String::New(err.Env(), code));
+  err.ThrowAsJavaScriptException();
+}
+
+void ThrowTypeError(Napi::Env env, const std::string& message) {
+  ThrowWithCode(Napi::TypeError::New(env, message), "ERR_INVALID_ARG_TYPE");
+}
+
+void ThrowRangeError(Napi::Env env, const std::string& message) {
+  ThrowWithCode(Napi::RangeError::New(env, message), "ERR_OUT_OF_RANGE");
+}
+
+static bool IntegerNumber(const Napi::CallbackInfo& info, size_t i, const char* name, double max, double* out) {
+  Napi::Env env = info.Env();
+  Napi::Value v = info[i];
+  if (!v.IsNumber()) {
+    ThrowTypeError(env, std::string("The \"") + name + "\" argument must be of type number");
+    return false;
+  }
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || std::floor(d) != d || d < 0 || d > max) {
+    ThrowRangeError(env, std::string("The \"") + name + "\" argument is out of range");
+    return false;
+  }
+  *out = d;
+  return true;
+}
+
+bool ArgFd(const Napi::CallbackInfo& info, size_t i, const char* name, int* out) {
+  double d;
+  if (!IntegerNumber(info, i, name, 2147483647.0, &d)) return false;
+  *out = static_cast<int>(d);
+  return true;
+}
+
+bool ArgU32(const Napi::CallbackInfo& info, size_t i, const char* name, uint32_t* out) {
+  double d;
+  if (!IntegerNumber(info, i, name, 4294967295.0, &d)) return false;
+  *out = static_cast<uint32_t>(d);
+  return true;
+}
+
+bool ArgU64(const Napi::CallbackInfo& info, size_t i, const char* name, uint64_t* out) {
+  Napi::Env env = info.Env();
+  Napi::Value v = info[i];
+  if (v.IsBigInt()) {
+    bool lossless = false;
+    uint64_t u = v.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) {
+      ThrowRangeError(env, std::string("The \"") + name + "\" argument must fit in 64 unsigned bits");
+      return false;
+    }
+    *out = u;
+    return true;
+  }
+  double d;
+  if (!IntegerNumber(info, i, name, 9007199254740991.0, &d)) return false;
+  *out = static_cast<uint64_t>(d);
+  return true;
+}
+
+bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* name, bool allow_null, uint8_t** data, size_t* len) {
+  Napi::Env env = info.Env();
+  Napi::Value v = info[i];
+  if (allow_null && (v.IsNull() || v.IsUndefined())) {
+    *data = nullptr;
+    *len = 0;
+    return true;
+  }
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowTypeError(env, std::string("The \"") + name + "\" argument must be a Uint8Array" + (allow_null ? " or null" : ""));
+    return false;
+  }
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* p = nullptr;
+  napi_value ab;
+  size_t offset = 0;
+  if (napi_get_typedarray_info(env, v, &type, &length, &p, &ab, &offset) != napi_ok) {
+    ThrowTypeError(env, std::string("The \"") + name + "\" argument is not a usable Uint8Array");
+    return false;
+  }
+  *data = length == 0 ? nullptr : static_cast<uint8_t*>(p);
+  *len = *data == nullptr ? 0 : length;
+  return true;
+}
+
+}  // namespace kvms390

@@ -1,0 +1,140 @@
+// KVM_S390_MEM_OP and the storage-key ioctls. The memop path is the hot one: JS fills a
+// 64-byte descriptor in place (struct kvm_s390_mem_op in host byte order; its buf and
+// old_addr fields are ignored), native copies it into a stack struct, points buf/old_addr
+// straight at the caller's Uint8Array memory (no copy of the data) and issues the ioctl.
+// No allocation, no property lookups.
+#include <sys/ioctl.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "abi.h"
+#include "args.h"
+#include "kvm.h"
+
+namespace kvms390 {
+
+namespace {
+
+// Arguments (fd, desc, buf, old) → the struct the ioctl gets. The kernel reads or writes at
+// most `size` bytes at buf and at most min(size, 16) bytes at old_addr (cmpxchg only; every
+// larger size is refused before old_addr is touched), so those are the bounds enforced.
+bool BuildMemOp(const Napi::CallbackInfo& info, int* fd, MemOp* m) {
+  uint8_t* desc;
+  size_t desc_len;
+  uint8_t* buf;
+  size_t buf_len;
+  uint8_t* old;
+  size_t old_len;
+  if (!ArgFd(info, 0, "fd", fd) || !ArgBytes(info, 1, "desc", false, &desc, &desc_len) ||
+      !ArgBytes(info, 2, "buf", true, &buf, &buf_len) || !ArgBytes(info, 3, "old", true, &old, &old_len))
+    return false;
+  if (desc_len != sizeof(MemOp)) {
+    ThrowRangeError(info.Env(), "The \"desc\" argument must be 64 bytes long");
+    return false;
+  }
+  std::memcpy(m, desc, sizeof *m);
+  if (buf != nullptr && buf_len < m->size) {
+    ThrowRangeError(info.Env(), "The \"buf\" argument is shorter than the descriptor's size");
+    return false;
+  }
+  size_t old_need = m->size < memop::CMPXCHG_MAX_SIZE ? m->size : memop::CMPXCHG_MAX_SIZE;
+  if (old != nullptr && old_len < old_need) {
+    ThrowRangeError(info.Env(), "The \"old\" argument is shorter than min(size, 16)");
+    return false;
+  }
+  m->buf = reinterpret_cast<uintptr_t>(buf);
+  m->u.s.old_addr = reinterpret_cast<uintptr_t>(old);
+  return true;
+}
+
+}  // namespace
+
+// memop(fd, desc, buf, old): 0, a positive program-interruption code, or -errno.
+Napi::Value MemOpCall(const Napi::CallbackInfo& info) {
+  int fd;
+  MemOp m;
+  if (!BuildMemOp(info, &fd, &m)) return info.Env().Undefined();
+  int r = ::ioctl(fd, ioctl::S390_MEM_OP, &m);
+  return Result(info.Env(), r < 0 ? -errno : r);
+}
+
+// memopLoop(fd, desc, buf, old, iterations): the same ioctl `iterations` times in C, for the
+// benchmark's baseline. Returns [elapsed ns (bigint), last result].
+Napi::Value MemOpLoopCall(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  MemOp m;
+  uint32_t iterations;
+  if (!BuildMemOp(info, &fd, &m) || !ArgU32(info, 4, "iterations", &iterations)) return env.Undefined();
+  int last = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  for (uint32_t i = 0; i < iterations; i++) {
+    MemOp copy = m;  // the kernel does not write the struct, but each call gets a fresh one like the JS path
+    int r = ::ioctl(fd, ioctl::S390_MEM_OP, &copy);
+    last = r < 0 ? -errno : r;
+  }
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::BigInt::New(env, static_cast<int64_t>(ns)));
+  out.Set(1u, Napi::Number::New(env, last));
+  return out;
+}
+
+// The exact 64 bytes memop() would hand to the kernel for these arguments.
+Napi::Value MemOpStructForTest(const Napi::CallbackInfo& info) {
+  int fd;
+  MemOp m;
+  if (!BuildMemOp(info, &fd, &m)) return info.Env().Undefined();
+  Napi::Uint8Array out = Napi::Uint8Array::New(info.Env(), sizeof m);
+  std::memcpy(out.Data(), &m, sizeof m);
+  return out;
+}
+
+// getSkeys(vmFd, startGfn, count, out, flags): 0, GET_SKEYS_NONE (1) or -errno. The kernel
+// writes `count` bytes only when 1 <= count <= SKEYS_MAX; then `out` must hold them.
+Napi::Value GetSkeys(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  uint64_t gfn, count;
+  uint8_t* out;
+  size_t len;
+  uint32_t flags;
+  if (!ArgFd(info, 0, "vmFd", &fd) || !ArgU64(info, 1, "startGfn", &gfn) || !ArgU64(info, 2, "count", &count) ||
+      !ArgBytes(info, 3, "out", false, &out, &len) || !ArgU32(info, 4, "flags", &flags))
+    return env.Undefined();
+  if (count >= 1 && count <= kSkeysMax && len < count) {
+    ThrowRangeError(env, "The \"out\" argument is shorter than count");
+    return env.Undefined();
+  }
+  Skeys s{};
+  s.start_gfn = gfn;
+  s.count = count;
+  s.skeydata_addr = reinterpret_cast<uintptr_t>(out);
+  s.flags = flags;
+  int r = ::ioctl(fd, ioctl::S390_GET_SKEYS, &s);
+  return Result(env, r < 0 ? -errno : r);
+}
+
+// setSkeys(vmFd, startGfn, keys, flags): count = keys.length. 0 or -errno.
+Napi::Value SetSkeys(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  uint64_t gfn;
+  uint8_t* keys;
+  size_t len;
+  uint32_t flags;
+  if (!ArgFd(info, 0, "vmFd", &fd) || !ArgU64(info, 1, "startGfn", &gfn) || !ArgBytes(info, 2, "keys", false, &keys, &len) ||
+      !ArgU32(info, 3, "flags", &flags))
+    return env.Undefined();
+  Skeys s{};
+  s.start_gfn = gfn;
+  s.count = len;
+  s.skeydata_addr = reinterpret_cast<uintptr_t>(keys);
+  s.flags = flags;
+  int r = ::ioctl(fd, ioctl::S390_SET_SKEYS, &s);
+  return Result(env, r < 0 ? -errno : r);
+}
+
+}  // namespace kvms390

@@ -1,0 +1,41 @@
+// The memop descriptor the addon reads: one 64-byte struct kvm_s390_mem_op per handle, in
+// host byte order, filled in place for every call (no allocation on the hot path). The
+// addon ignores its buf/old_addr fields and points them at the request's buffers itself.
+import { MEMOP, MEM_OP_OFFSET, STRUCT_SIZE } from '../abi/constants.js';
+import { HOST_BYTE_ORDER } from '../abi/structs.js';
+import type { MemOpRequest } from '../contract.js';
+
+const LE = HOST_BYTE_ORDER === 'little';
+const TWO_32 = 0x1_0000_0000;
+const FLAGS_LOW = MEM_OP_OFFSET.flags + (LE ? 0 : 4);
+const FLAGS_HIGH = MEM_OP_OFFSET.flags + (LE ? 4 : 0);
+
+export class MemOpDescriptor {
+  readonly bytes = new Uint8Array(STRUCT_SIZE.kvm_s390_mem_op);
+  readonly #view = new DataView(this.bytes.buffer);
+
+  /** Writes `req` into the descriptor; returns its bytes. */
+  fill(req: MemOpRequest): Uint8Array {
+    const v = this.#view;
+    v.setBigUint64(MEM_OP_OFFSET.gaddr, req.gaddr, LE);
+    const flags = req.flags;
+    if (typeof flags === 'number') {
+      v.setUint32(FLAGS_LOW, flags % TWO_32, LE);
+      v.setUint32(FLAGS_HIGH, Math.floor(flags / TWO_32), LE);
+    } else {
+      v.setBigUint64(MEM_OP_OFFSET.flags, flags, LE);
+    }
+    v.setUint32(MEM_OP_OFFSET.size, req.size, LE);
+    v.setUint32(MEM_OP_OFFSET.op, req.op, LE);
+    // The union at 32: SIDA ops read sida_offset there, every other op reads ar and key.
+    v.setUint32(32, 0, LE);
+    v.setUint32(36, 0, LE);
+    if (req.op === MEMOP.SIDA_READ || req.op === MEMOP.SIDA_WRITE) {
+      v.setUint32(MEM_OP_OFFSET.sida_offset, req.sidaOffset, LE);
+    } else {
+      v.setUint8(MEM_OP_OFFSET.ar, req.ar);
+      v.setUint8(MEM_OP_OFFSET.key, req.key);
+    }
+    return this.bytes;
+  }
+}

@@ -1,0 +1,67 @@
+// The single place that loads the native addon. Order: $KVM_S390_ADDON (a path to a
+// kvm_s390.node), else node-gyp-build over the package root (build/Release first, then
+// prebuilds/<platform>-<arch>/). A failure is explained in words: what was tried, why it
+// failed, and what to do.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { NativeAddon } from './native.js';
+
+const require = createRequire(import.meta.url);
+
+/** The package root: src/kvm/ and dist/kvm/ both sit two levels below it. */
+export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export const ADDON_ENV = 'KVM_S390_ADDON';
+
+export class AddonLoadError extends Error {
+  override readonly name = 'AddonLoadError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+let cached: { addon: NativeAddon } | { error: AddonLoadError } | undefined;
+
+function explain(tried: string, cause: unknown): AddonLoadError {
+  const why = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+  const platform = `${process.platform}-${process.arch}`;
+  const lines = [
+    `Could not load the kvm-s390 native addon (${tried}) on ${platform}, Node ${process.version}, N-API ${process.versions.napi}.`,
+    `Cause: ${why}`,
+    'Possible solutions:',
+  ];
+  if (process.env[ADDON_ENV]) {
+    lines.push(`- ${ADDON_ENV} is set: check that it names a kvm_s390.node built for ${platform}, or unset it.`);
+  }
+  if (process.platform !== 'linux') {
+    lines.push('- The addon exists for Linux only; on this OS use the emulated backend: openBackend({ kind: "emulated" }).');
+  } else {
+    lines.push(
+      `- Prebuilt binaries ship for linux-x64 and linux-s390x; for ${platform} reinstall with a compiler present so it is built:`,
+      '    npm_config_build_from_source=true npm install kvm-s390',
+      '  (needs python3, make and a C++17 compiler, e.g. apt-get install -y python3 make g++)',
+      `- Or build it yourself (npx node-gyp rebuild, or npx cmake-js compile) and point ${ADDON_ENV} at the .node file.`,
+      '- The emulated backend needs no addon: openBackend({ kind: "emulated" }).',
+    );
+  }
+  return new AddonLoadError(lines.join('\n'), { cause });
+}
+
+/** The addon, loaded once. Throws AddonLoadError with an explanation when it cannot be loaded. */
+export function loadAddon(): NativeAddon {
+  if (cached === undefined) {
+    const override = process.env[ADDON_ENV];
+    try {
+      if (override) {
+        cached = { addon: require(override) as NativeAddon };
+      } else {
+        const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+        cached = { addon: nodeGypBuild(PACKAGE_ROOT) as NativeAddon };
+      }
+    } catch (err) {
+      cached = { error: explain(override ? `${ADDON_ENV}=${override}` : `node-gyp-build in ${PACKAGE_ROOT}`, err) };
+    }
+  }
+  if ('error' in cached) throw cached.error;
+  return cached.addon;
+}
