@@ -87,6 +87,11 @@ bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* name, bool a
     ThrowTypeError(env, std::string("The \"") + name + "\" argument is not a usable Uint8Array");
     return false;
   }
+  bool detached = false;
+  if (napi_is_detached_arraybuffer(env, ab, &detached) != napi_ok || detached) {
+    ThrowTypeError(env, std::string("The \"") + name + "\" argument's ArrayBuffer is detached");
+    return false;
+  }
   *data = length == 0 ? nullptr : static_cast<uint8_t*>(p);
   *len = *data == nullptr ? 0 : length;
   return true;

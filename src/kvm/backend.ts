@@ -184,7 +184,7 @@ class KvmVm implements VmHandle {
   constructor(
     private readonly addon: NativeAddon,
     private readonly fd: number,
-    private readonly memory: NativeMapping,
+    private readonly memory: NativeMapping | null,
     private readonly runSize: number,
   ) {}
 
@@ -231,7 +231,7 @@ class KvmVm implements VmHandle {
     this.#closed = true;
     for (const v of [...this.#vcpus]) v.close();
     this.addon.close(this.fd);
-    this.memory.unmap();
+    this.memory?.unmap();
   }
 }
 
@@ -372,3 +372,12 @@ class KvmVcpu implements VcpuHandle {
   }
 }
 
+
+/**
+ * A VmHandle over an fd the caller opened (no memory, no vcpus): lets tests drive the full
+ * memop and storage-key path against a non-KVM fd, where the kernel answers ENOTTY. Closing
+ * it closes the fd.
+ */
+export function vmHandleOverFd(fd: number): VmHandle {
+  return new KvmVm(loadAddon(), fd, null, 0);
+}

@@ -1,0 +1,311 @@
+// The real backend on whatever host runs the tests: loading the addon, the reasons KVM is
+// unusable, argument checks at the native boundary, and the memop ioctl going all the way to
+// the kernel on a non-KVM fd. Tests that need s390x KVM skip with "no KVM: <why>".
+import { existsSync, openSync } from 'node:fs';
+import { describe, expect, it, vi } from 'vitest';
+import { ERRNO, MEMOP, MEMOP_F, GET_SKEYS_NONE, PGM } from '../src/abi/constants.js';
+import { KvmError } from '../src/errors.js';
+import { Vm } from '../src/api/vm.js';
+import { loadAddon } from '../src/kvm/loader.js';
+import { MemOpDescriptor } from '../src/kvm/descriptor.js';
+import { inferProfile, openKvmBackend, vmHandleOverFd } from '../src/kvm/backend.js';
+import type { NativeAddon } from '../src/kvm/native.js';
+
+const addon: NativeAddon = loadAddon();
+/** ci/s390x.sh sets this: under qemu-user an unknown ioctl answers ENOSYS, not ENOTTY. */
+const underQemuUser = process.env.KVM_S390_UNDER_QEMU_USER === '1';
+const notTty = underQemuUser ? [ERRNO.ENOTTY, ERRNO.ENOSYS] : [ERRNO.ENOTTY];
+
+function kvmAvailability(): { ok: true } | { ok: false; why: string } {
+  try {
+    openKvmBackend().close();
+    return { ok: true };
+  } catch (err) {
+    if (err instanceof KvmError) return { ok: false, why: err.message };
+    throw err;
+  }
+}
+const kvm = kvmAvailability();
+
+function expectKvmError(fn: () => unknown, code: string, words: RegExp): KvmError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught).toBeInstanceOf(KvmError);
+  const e = caught as KvmError;
+  expect(e.code).toBe(code);
+  expect(e.message).toMatch(words);
+  return e;
+}
+
+describe('loading the addon', () => {
+  it('loads through node-gyp-build and exposes every function', () => {
+    for (const name of ['openDevice', 'close', 'checkExtension', 'createVm', 'createVcpu', 'mmapGuest', 'mmapVcpu', 'memop', 'memopLoop', 'getSkeys', 'setSkeys', 'getSregs', 'setSregs', 'run', 'reset', 'getIrqState', 'setIrqState', 'abi'] as const) {
+      expect(typeof addon[name], name).toBe('function');
+    }
+  });
+
+  it('explains a failed load in words and names what to do', async () => {
+    const saved = process.env.KVM_S390_ADDON;
+    process.env.KVM_S390_ADDON = '/nonexistent/kvm_s390.node';
+    try {
+      vi.resetModules();
+      const fresh = await import('../src/kvm/loader.js');
+      let err: unknown;
+      try {
+        fresh.loadAddon();
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(fresh.AddonLoadError);
+      const msg = (err as Error).message;
+      expect(msg).toContain('KVM_S390_ADDON=/nonexistent/kvm_s390.node');
+      expect(msg).toContain('Cannot find module');
+      expect(msg).toContain('npm_config_build_from_source=true');
+      expect(msg).toContain(`${process.platform}-${process.arch}`);
+    } finally {
+      if (saved === undefined) delete process.env.KVM_S390_ADDON;
+      else process.env.KVM_S390_ADDON = saved;
+      vi.resetModules();
+    }
+  });
+});
+
+describe('why KVM is unusable, in words', () => {
+  it.skipIf(existsSync('/dev/kvm'))('no /dev/kvm: ENOENT, says what is missing and what to do', () => {
+    const e = expectKvmError(() => openKvmBackend(), 'ENOENT', /no \/dev\/kvm on this host/);
+    expect(e.syscall).toBe('open /dev/kvm');
+    expect(e.message).toMatch(/modprobe kvm/);
+    if (process.arch !== 's390x') expect(e.message).toMatch(/only on IBM Z \(s390x\).*emulated backend/);
+  });
+
+  it('a device that is not KVM: ENOTTY (ENOSYS under qemu-user: "not a real kernel")', () => {
+    if (underQemuUser) {
+      const e = expectKvmError(() => openKvmBackend({ device: '/dev/null' }), 'ENOSYS', /user-mode emulation \(qemu-user\), not on a real kernel/);
+      expect(e.syscall).toBe('KVM_GET_API_VERSION');
+    } else {
+      const e = expectKvmError(() => openKvmBackend({ device: '/dev/null' }), 'ENOTTY', /\/dev\/null is not a KVM device/);
+      expect(e.syscall).toBe('KVM_GET_API_VERSION');
+    }
+  });
+
+  it('profile from capabilities (spec §12)', () => {
+    expect(inferProfile(0, 0)).toBe('pre-5.18');
+    expect(inferProfile(1, 0)).toBe('v5.18');
+    expect(inferProfile(3, 0)).toBe('classic');
+    expect(inferProfile(3, 1)).toBe('newest');
+  });
+});
+
+describe('KVM_S390_MEM_OP on a non-KVM fd reaches the kernel through the full path', () => {
+  it('public Vm → contract → addon → ioctl: ENOTTY as KvmError', () => {
+    const fd = openSync('/dev/null', 'r+');
+    const vm = new Vm(vmHandleOverFd(fd));
+    try {
+      let err: unknown;
+      try {
+        vm.memop({ op: MEMOP.ABSOLUTE_READ, gaddr: 0n, size: 16, buf: new Uint8Array(16) });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(KvmError);
+      expect(notTty).toContain((err as KvmError).errno);
+      expect((err as KvmError).syscall).toBe('KVM_S390_MEM_OP');
+    } finally {
+      vm.close();
+    }
+  });
+
+  it('raw handle results: memop, skeys and the C loop all answer -ENOTTY', () => {
+    const fd = openSync('/dev/null', 'r+');
+    const handle = vmHandleOverFd(fd);
+    try {
+      const buf = new Uint8Array(8);
+      const r = handle.memop({ op: MEMOP.ABSOLUTE_WRITE, gaddr: 0x1000n, size: 8, flags: MEMOP_F.CHECK_ONLY, buf, key: 0, ar: 0, sidaOffset: 0, old: null });
+      expect(notTty).toContain(-r);
+      expect(notTty).toContain(-handle.getStorageKeys(0n, 1, new Uint8Array(1), 0));
+      expect(notTty).toContain(-handle.setStorageKeys(0n, new Uint8Array(1), 0));
+      const desc = new MemOpDescriptor().fill({ op: MEMOP.ABSOLUTE_READ, gaddr: 0n, size: 8, flags: 0, buf, key: 0, ar: 0, sidaOffset: 0, old: null });
+      const [ns, last] = addon.memopLoop(fd, desc, buf, null, 1000);
+      expect(notTty).toContain(-last);
+      expect(typeof ns).toBe('bigint');
+      expect(ns > 0n).toBe(true);
+    } finally {
+      handle.close();
+    }
+  });
+
+  it('a closed fd answers EBADF', () => {
+    const fd = openSync('/dev/null', 'r+');
+    expect(addon.close(fd)).toBe(0);
+    const desc = new MemOpDescriptor().fill({ op: 0, gaddr: 0n, size: 1, flags: 0, buf: null, key: 0, ar: 0, sidaOffset: 0, old: null });
+    expect(addon.memop(fd, desc, null, null)).toBe(-ERRNO.EBADF);
+    expect(addon.close(fd)).toBe(-ERRNO.EBADF);
+  });
+});
+
+describe('every addon export survives any argument', () => {
+  const detached = (n: number): Uint8Array => {
+    const u = new Uint8Array(n);
+    structuredClone(u.buffer, { transfer: [u.buffer] });
+    return u;
+  };
+  const junk: unknown[] = [undefined, null, 'x', -1, 1.5, NaN, 2 ** 53, -1n, 2n ** 64n, {}, [], Symbol('s'), () => 0, new Uint16Array(64), new ArrayBuffer(64), detached(64)];
+  const fns = Object.entries(addon).filter(([name, v]) => typeof v === 'function' && name !== 'abi') as Array<[string, (...a: unknown[]) => unknown]>;
+
+  it('wrong values in every position throw TypeError/RangeError with a Node-style code', () => {
+    expect(fns.length).toBeGreaterThanOrEqual(22);
+    const devNull = openSync('/dev/null', 'r+');
+    const goodDesc = new Uint8Array(64);
+    try {
+      let checked = 0;
+      for (const [name, fn] of fns) {
+        for (let pos = 0; pos < 6; pos++) {
+          for (const bad of junk) {
+            // Valid-looking values everywhere else, the bad one at `pos`.
+            const args: unknown[] = [devNull, goodDesc, null, null, 1, 0];
+            args[pos] = bad;
+            let result: unknown;
+            try {
+              result = fn(...args);
+            } catch (err) {
+              const e = err as { code?: string };
+              expect(err instanceof TypeError || err instanceof RangeError, `${name} arg ${pos}`).toBe(true);
+              expect(['ERR_INVALID_ARG_TYPE', 'ERR_OUT_OF_RANGE'], `${name} arg ${pos}: ${String(err)}`).toContain(e.code);
+              checked++;
+              continue;
+            }
+            // Accepted: then it went to the kernel and came back as a number (or a mapping
+            // / byte image from the functions that return those).
+            if (typeof result === 'object' && result !== null && 'unmap' in result) (result as { unmap(): number }).unmap();
+          }
+        }
+      }
+      expect(checked).toBeGreaterThan(500);
+    } finally {
+      addon.close(devNull);
+    }
+  });
+
+  it('buffers shorter than the descriptor says (or detached) are refused before the ioctl', () => {
+    const fd = openSync('/dev/null', 'r+');
+    try {
+      const d = new MemOpDescriptor();
+      const desc = d.fill({ op: MEMOP.ABSOLUTE_READ, gaddr: 0n, size: 64, flags: 0, buf: null, key: 0, ar: 0, sidaOffset: 0, old: null });
+      expect(() => addon.memop(fd, desc, new Uint8Array(63), null)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+      expect(() => addon.memop(fd, desc, detached(64), null)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+      expect(() => addon.memop(fd, desc, new Uint8Array(64), new Uint8Array(15))).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+      expect(() => addon.memop(fd, detached(64), null, null)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+      expect(() => addon.getSkeys(fd, 0n, 10, new Uint8Array(9), 0)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+      // A NULL buffer is the kernel's business (it answers EFAULT on KVM); here ENOTTY.
+      expect(notTty).toContain(-addon.memop(fd, desc, null, null));
+    } finally {
+      addon.close(fd);
+    }
+  });
+
+  it('mappings: bounds-checked accessors, idempotent unmap, unusable after unmap', () => {
+    const m = addon.mmapGuest(1n << 20n);
+    if (typeof m === 'number') throw new Error(`mmap failed: ${m}`);
+    expect(m.size).toBe(1 << 20);
+    m.writeU64(8, 0x0102030405060708n);
+    expect(m.readU64(8)).toBe(0x0102030405060708n);
+    m.writeU32(16, 0xdeadbeef);
+    expect(m.readU32(16)).toBe(0xdeadbeef);
+    expect(() => m.readU64(1 << 20)).toThrow(RangeError);
+    expect(() => m.readU64(4)).toThrow(RangeError);
+    expect(m.unmap()).toBe(0);
+    expect(m.unmap()).toBe(0);
+    expect(m.mapped).toBe(false);
+    expect(() => m.readU64(0)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
+    expect(() => addon.mmapGuest(12345)).toThrow(RangeError);
+  });
+});
+
+const realKvmTitle = kvm.ok ? 'real s390x KVM' : `no KVM: ${kvm.why.split('\n')[0]}`;
+
+describe.skipIf(!kvm.ok)(realKvmTitle, () => {
+  const MiB = 1n << 20n;
+
+  it('absolute write then read round-trips; outside memory is PGM_ADDRESSING', () => {
+    const b = openKvmBackend();
+    const vm = b.createVm({ memorySize: 2n * MiB });
+    try {
+      const data = Uint8Array.from({ length: 256 }, (_, i) => i);
+      const w = { op: MEMOP.ABSOLUTE_WRITE, gaddr: 0x1000n, size: 256, flags: 0, buf: data, key: 0, ar: 0, sidaOffset: 0, old: null };
+      if (b.profile === 'pre-5.18') return; // no vm-fd memop before 5.18
+      expect(vm.memop(w)).toBe(0);
+      const out = new Uint8Array(256);
+      expect(vm.memop({ ...w, op: MEMOP.ABSOLUTE_READ, buf: out })).toBe(0);
+      expect(out).toEqual(data);
+      expect(vm.memop({ ...w, op: MEMOP.ABSOLUTE_READ, gaddr: 4n * MiB, buf: out })).toBe(PGM.ADDRESSING);
+    } finally {
+      vm.close();
+      b.close();
+    }
+  });
+
+  it('vcpu state: prefix and PSW committed by the disabled-wait run reach the next memop', () => {
+    const b = openKvmBackend();
+    const vm = b.createVm({ memorySize: 2n * MiB });
+    try {
+      const vcpu = vm.createVcpu(0, {});
+      vcpu.reset('initial');
+      // 64-bit, DAT off: logical address 0x10 goes to prefix + 0x10.
+      vcpu.setState({ psw: { mask: 0x0000000180000000n, addr: 0x1000n }, prefix: 0x4000 });
+      const st = vcpu.getState();
+      expect(st.prefix).toBe(0x4000);
+      expect(st.psw).toEqual({ mask: 0x0000000180000000n, addr: 0x1000n });
+      const data = Uint8Array.of(1, 2, 3, 4);
+      expect(vcpu.memop({ op: MEMOP.LOGICAL_WRITE, gaddr: 0x10n, size: 4, flags: 0, buf: data, key: 0, ar: 0, sidaOffset: 0, old: null })).toBe(0);
+      if (b.profile !== 'pre-5.18') {
+        const out = new Uint8Array(4);
+        expect(vm.memop({ op: MEMOP.ABSOLUTE_READ, gaddr: 0x4010n, size: 4, flags: 0, buf: out, key: 0, ar: 0, sidaOffset: 0, old: null })).toBe(0);
+        expect(out).toEqual(data);
+      }
+      // LAP on (CR0 bit 35): a store to 0x100 is refused, and INJECT queues the interrupt.
+      const cr = [...st.cr];
+      cr[0] = (cr[0] ?? 0n) | 0x10000000n;
+      vcpu.setState({ cr });
+      const r = vcpu.memop({ op: MEMOP.LOGICAL_WRITE, gaddr: 0x100n, size: 4, flags: MEMOP_F.INJECT_EXCEPTION, buf: data, key: 0, ar: 0, sidaOffset: 0, old: null });
+      expect(r).toBe(PGM.PROTECTION);
+      expect(vcpu.pendingProgramInterrupt()?.code).toBe(PGM.PROTECTION);
+      vcpu.clearPendingInterrupts();
+      expect(vcpu.pendingProgramInterrupt()).toBeNull();
+      vcpu.close();
+    } finally {
+      vm.close();
+      b.close();
+    }
+  });
+
+  it('storage keys: GET before any SET answers GET_SKEYS_NONE, then round-trips', () => {
+    const b = openKvmBackend();
+    const vm = b.createVm({ memorySize: 1n * MiB });
+    try {
+      if (b.profile === 'pre-5.18') return;
+      const out = new Uint8Array(4);
+      expect(vm.getStorageKeys(0n, 4, out, 0)).toBe(GET_SKEYS_NONE);
+      expect(vm.setStorageKeys(0n, Uint8Array.of(0x10, 0x20, 0x30, 0x40), 0)).toBe(0);
+      expect(vm.getStorageKeys(0n, 4, out, 0)).toBe(0);
+      expect([...out].map((k) => k & ~0x06)).toEqual([0x10, 0x20, 0x30, 0x40]);
+    } finally {
+      vm.close();
+      b.close();
+    }
+  });
+
+  it('protected vcpus are refused with EOPNOTSUPP', () => {
+    const b = openKvmBackend();
+    const vm = b.createVm({ memorySize: 1n * MiB });
+    try {
+      expectKvmError(() => vm.createVcpu(1, { protected: true }), 'EOPNOTSUPP', /protected \(PV\) vcpus/);
+    } finally {
+      vm.close();
+      b.close();
+    }
+  });
+});
