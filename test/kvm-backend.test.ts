@@ -309,3 +309,22 @@ describe.skipIf(!kvm.ok)(realKvmTitle, () => {
     }
   });
 });
+
+describe('committed prebuilds', () => {
+  it.each([
+    ['linux-x64', 'x64'],
+    ['linux-s390x', 's390x'],
+  ])('%s: built from the sources in the tree, for the right machine and byte order', async (dir, arch) => {
+    // @ts-expect-error plain .mjs helpers shared with ci/
+    const { sourceHash } = await import('../ci/source-hash.mjs');
+    // @ts-expect-error plain .mjs helpers shared with ci/
+    const { checkElf } = await import('../ci/check-elf.mjs');
+    const { readFileSync, readdirSync } = await import('node:fs');
+    const base = new URL(`../prebuilds/${dir}/`, import.meta.url);
+    const recorded = readFileSync(new URL('SOURCES.sha256', base), 'utf8').trim();
+    expect(recorded, `prebuilds/${dir} is older than native/: run "npm run prebuild:${arch}" and commit it`).toBe(sourceHash());
+    const binaries = readdirSync(base).filter((f: string) => f.endsWith('.node'));
+    expect(binaries).toEqual(['kvm-s390.node']);
+    expect(checkElf(new URL(binaries[0], base).pathname, arch)).toMatch(/ELF64 shared object/);
+  });
+});
