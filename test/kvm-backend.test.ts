@@ -142,7 +142,8 @@ describe('KVM_S390_MEM_OP on a non-KVM fd reaches the kernel through the full pa
     const fd = openSync('/dev/null', 'r+');
     expect(addon.close(fd)).toBe(0);
     const desc = new MemOpDescriptor().fill({ op: 0, gaddr: 0n, size: 1, flags: 0, buf: null, key: 0, ar: 0, sidaOffset: 0, old: null });
-    expect(addon.memop(fd, desc, null, null)).toBe(-ERRNO.EBADF);
+    // qemu-user answers an ioctl it does not know with ENOSYS before looking at the fd.
+    expect(underQemuUser ? [ERRNO.EBADF, ERRNO.ENOSYS] : [ERRNO.EBADF]).toContain(-addon.memop(fd, desc, null, null));
     expect(addon.close(fd)).toBe(-ERRNO.EBADF);
   });
 });
