@@ -67,34 +67,40 @@ bool ArgU64(const Napi::CallbackInfo& info, size_t i, const char* name, uint64_t
 }
 
 bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* name, bool allow_null, uint8_t** data, size_t* len) {
-  Napi::Env env = info.Env();
-  Napi::Value v = info[i];
-  if (allow_null && (v.IsNull() || v.IsUndefined())) {
-    *data = nullptr;
-    *len = 0;
-    return true;
+  napi_env env = info.Env();
+  napi_value v = info[i];
+  // Hot path (every memop): one napi_is_typedarray and one napi_get_typedarray_info.
+  bool is_typed = false;
+  napi_is_typedarray(env, v, &is_typed);
+  if (is_typed) {
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* p = nullptr;
+    napi_value ab;
+    size_t offset = 0;
+    if (napi_get_typedarray_info(env, v, &type, &length, &p, &ab, &offset) == napi_ok && type == napi_uint8_array) {
+      if (length == 0) {
+        // Only an empty view can be a detached one (a detached buffer reports length 0).
+        bool detached = false;
+        if (napi_is_detached_arraybuffer(env, ab, &detached) != napi_ok || detached) {
+          ThrowTypeError(info.Env(), std::string("The \"") + name + "\" argument's ArrayBuffer is detached");
+          return false;
+        }
+      }
+      *data = length == 0 ? nullptr : static_cast<uint8_t*>(p);
+      *len = *data == nullptr ? 0 : length;
+      return true;
+    }
+  } else if (allow_null) {
+    napi_valuetype t;
+    if (napi_typeof(env, v, &t) == napi_ok && (t == napi_null || t == napi_undefined)) {
+      *data = nullptr;
+      *len = 0;
+      return true;
+    }
   }
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    ThrowTypeError(env, std::string("The \"") + name + "\" argument must be a Uint8Array" + (allow_null ? " or null" : ""));
-    return false;
-  }
-  napi_typedarray_type type;
-  size_t length = 0;
-  void* p = nullptr;
-  napi_value ab;
-  size_t offset = 0;
-  if (napi_get_typedarray_info(env, v, &type, &length, &p, &ab, &offset) != napi_ok) {
-    ThrowTypeError(env, std::string("The \"") + name + "\" argument is not a usable Uint8Array");
-    return false;
-  }
-  bool detached = false;
-  if (napi_is_detached_arraybuffer(env, ab, &detached) != napi_ok || detached) {
-    ThrowTypeError(env, std::string("The \"") + name + "\" argument's ArrayBuffer is detached");
-    return false;
-  }
-  *data = length == 0 ? nullptr : static_cast<uint8_t*>(p);
-  *len = *data == nullptr ? 0 : length;
-  return true;
+  ThrowTypeError(info.Env(), std::string("The \"") + name + "\" argument must be a Uint8Array" + (allow_null ? " or null" : ""));
+  return false;
 }
 
 }  // namespace kvms390
