@@ -89,6 +89,7 @@ export function pgmName(code: number): string {
 export const ERRNO = {
   EPERM: 1,
   ENOENT: 2,
+  EINTR: 4,
   EIO: 5,
   E2BIG: 7,
   EBADF: 9,
@@ -105,6 +106,7 @@ export const ERRNO = {
   ENOSPC: 28,
   ENOSYS: 38,
   EOPNOTSUPP: 95,
+  ENOBUFS: 105,
 } as const;
 export type ErrnoName = keyof typeof ERRNO;
 

@@ -103,7 +103,7 @@ export class Vcpu extends Closable {
   }
 
   clearPendingInterrupts(): void {
-    this.assertOpen('KVM_S390_SET_IRQ_STATE');
+    this.assertOpen('KVM_S390_NORMAL_RESET');
     this.#handle.clearPendingInterrupts();
   }
 

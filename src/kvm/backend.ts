@@ -30,9 +30,7 @@ const KVM_S390_PROGRAM_INT = 0xfffe0001n;
 const IRQ_RECORD = STRUCT_SIZE.kvm_s390_irq;
 const PGM_OFFSET = 8; // the payload union inside struct kvm_s390_irq
 const LE = HOST_BYTE_ORDER === 'little';
-// Two errno values src/abi does not list (asm-generic; identical on s390x and x86_64).
-const EINTR = 4;
-const ENOBUFS = 105;
+const { EINTR, ENOBUFS } = ERRNO;
 // struct kvm_s390_pgm_info offsets (spec §1.5).
 const PGM_TRANS_EXC_CODE = 0;
 const PGM_CODE = 28;
@@ -216,7 +214,10 @@ class KvmVm implements VmHandle {
       addon.close(vcpuFd);
       fail(-run, 'mmap', 'the vcpu kvm_run area');
     }
-    const vcpu = new KvmVcpu(addon, id, vcpuFd, run, () => this.#vcpus.delete(vcpu));
+    const vcpu = new KvmVcpu(addon, id, vcpuFd, run, () => {
+      this.#vcpus.delete(vcpu);
+      this.#releaseMemoryWhenUnused();
+    });
     this.#vcpus.add(vcpu);
     return vcpu;
   }
@@ -226,12 +227,19 @@ class KvmVm implements VmHandle {
     return null;
   }
 
+  /**
+   * Closes the vm fd only. As in the kernel, an open vcpu fd keeps the VM alive, so the guest
+   * memory stays mapped until the last vcpu is closed too.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const v of [...this.#vcpus]) v.close();
     this.addon.close(this.fd);
-    this.memory?.unmap();
+    this.#releaseMemoryWhenUnused();
+  }
+
+  #releaseMemoryWhenUnused(): void {
+    if (this.#closed && this.#vcpus.size === 0) this.memory?.unmap();
   }
 }
 
