@@ -1,8 +1,324 @@
-// LOGICAL_READ / LOGICAL_WRITE through a vcpu (spec §4, §8). Being written (issue 3).
-import { ERRNO } from '../abi/constants.js';
+// LOGICAL_READ / LOGICAL_WRITE through a vcpu (spec §4, §8): validation per profile, ASCE
+// selection, then the range walked page fragment by page fragment. A check-only access tests
+// keys inline; a real access first translates every fragment (LAP, DAT, addressing) and only
+// then copies page by page under the key, so a key failure leaves earlier pages stored.
+import { ERRNO, MEMOP, MEMOP_F, MEM_OP_MAX_SIZE, NUM_ACRS, PAGE_SIZE, PGM } from '../abi/constants.js';
+import { hasFlag, hasFlagsOutside } from '../abi/flags.js';
 import type { MemOpRequest } from '../contract.js';
+import { translateAccessRegister, type ArTranslation } from './access-registers.js';
+import {
+  AS,
+  addressSpaceControl,
+  addressingMode,
+  advance,
+  asNumber,
+  datEnabled,
+  formatAddress,
+  fromBigInt,
+  toEffective,
+  type Address64,
+  type AddressingMode,
+} from './address-space.js';
+import { asceIsPrivate, translate, type Translation } from './dat.js';
+import { describeKeyRule, decideKeyRule } from './key-protection.js';
+import { realToAbsolute } from './prefixing.js';
 import type { EmulatedVcpu } from './vcpu.js';
 
-export function logicalMemop(_vcpu: EmulatedVcpu, _req: MemOpRequest): number {
-  return -ERRNO.ENOSYS;
+/** CR0 bits (low word). */
+const CR0_LOW_ADDRESS_PROTECTION = 0x10000000; // bit 35
+const CR0_FETCH_PROTECTION_OVERRIDE = 0x02000000; // bit 38
+const CR0_STORAGE_PROTECTION_OVERRIDE = 0x01000000; // bit 39
+const CR0_EDAT = 0x00800000; // bit 40
+const ASCE_REAL = 0x20;
+
+/** Why a PGM_PROTECTION happened: selects the TEID bits (spec §8.9). */
+const enum Protection {
+  None = 0,
+  LowAddress = 1,
+  Key = 2,
+  Dat = 3,
+  AccessList = 4,
+}
+
+const TEID_B56 = 0x80n;
+const TEID_B60 = 0x8n;
+const TEID_B61 = 0x4n;
+const FSI_STORE = 0x400n;
+const FSI_FETCH = 0x800n;
+
+/** 64 KiB touches at most 17 pages. */
+const MAX_FRAGMENTS = MEM_OP_MAX_SIZE / PAGE_SIZE + 1;
+
+/** Per-access state, reused: the memop path allocates nothing while it succeeds. */
+interface Access {
+  vcpu: EmulatedVcpu;
+  isStore: boolean;
+  key: number;
+  ar: number;
+  mode: AddressingMode;
+  asc: number;
+  fetchOverride: boolean;
+  storageOverride: boolean;
+  fragments: number;
+  readonly abs: Float64Array;
+  readonly effHi: Uint32Array;
+  readonly effLo: Uint32Array;
+  readonly len: Uint32Array;
+}
+
+const access: Access = {
+  vcpu: undefined as unknown as EmulatedVcpu,
+  isStore: false,
+  key: 0,
+  ar: 0,
+  mode: 24,
+  asc: 0,
+  fetchOverride: false,
+  storageOverride: false,
+  fragments: 0,
+  abs: new Float64Array(MAX_FRAGMENTS),
+  effHi: new Uint32Array(MAX_FRAGMENTS),
+  effLo: new Uint32Array(MAX_FRAGMENTS),
+  len: new Uint32Array(MAX_FRAGMENTS),
+};
+const ga: Address64 = { hi: 0, lo: 0 };
+const translation: Translation = { abs: 0, datProtected: false, detail: '' };
+const arResult: ArTranslation = { asceHi: 0, asceLo: 0, detail: '' };
+
+function lowWord(v: bigint): number {
+  return Number(v & 0xffffffffn);
+}
+
+/** The kernel's argument checks (spec §4.1); returns -errno or the access key (≥ 0). */
+function validate(vcpu: EmulatedVcpu, req: MemOpRequest): number {
+  const sw = vcpu.vm.switches;
+  const allowed = MEMOP_F.CHECK_ONLY | MEMOP_F.INJECT_EXCEPTION | (sw.logicalKeys ? MEMOP_F.SKEY_PROTECTION : 0);
+  const keyed = sw.logicalKeys && hasFlag(req.flags, MEMOP_F.SKEY_PROTECTION);
+  if (sw.commonValidation) {
+    if (hasFlagsOutside(req.flags, allowed) || req.size === 0) return -ERRNO.EINVAL;
+    if (req.size > MEM_OP_MAX_SIZE) return -ERRNO.E2BIG;
+    if (keyed && req.key > 15) return -ERRNO.EINVAL;
+    if (req.ar >= NUM_ACRS) return -ERRNO.EINVAL;
+    if (vcpu.isProtected) return -ERRNO.EINVAL;
+  } else {
+    if (hasFlagsOutside(req.flags, allowed) || req.size === 0 || req.ar >= NUM_ACRS) return -ERRNO.EINVAL;
+    if (req.size > MEM_OP_MAX_SIZE) return -ERRNO.E2BIG;
+    if (vcpu.isProtected) return -ERRNO.EINVAL;
+    if (keyed && req.key > 15) return -ERRNO.EINVAL;
+  }
+  return keyed ? req.key : 0;
+}
+
+export function logicalMemop(vcpu: EmulatedVcpu, req: MemOpRequest): number {
+  const key = validate(vcpu, req);
+  if (key < 0) return key;
+  const isStore = req.op === MEMOP.LOGICAL_WRITE;
+  const checkOnly = hasFlag(req.flags, MEMOP_F.CHECK_ONLY);
+  if (!checkOnly && isStore && req.buf === null) return -ERRNO.EFAULT;
+  const r = run(vcpu, req, key, isStore, checkOnly);
+  if (r === 0 && !checkOnly && !isStore && req.buf === null) return -ERRNO.EFAULT;
+  return r;
+}
+
+function run(vcpu: EmulatedVcpu, req: MemOpRequest, key: number, isStore: boolean, checkOnly: boolean): number {
+  const a = access;
+  const vm = vcpu.vm;
+  const mask = vcpu.pswMask;
+  const cr0 = lowWord(vcpu.cr[0]!);
+  a.vcpu = vcpu;
+  a.isStore = isStore;
+  a.key = key;
+  a.ar = req.ar;
+  a.mode = addressingMode(mask);
+  a.asc = addressSpaceControl(mask);
+  const inject = hasFlag(req.flags, MEMOP_F.INJECT_EXCEPTION);
+  fromBigInt(req.gaddr, ga);
+  toEffective(ga, a.mode);
+
+  // ASCE selection, once per memop (spec §8.3).
+  const dat = datEnabled(mask);
+  let asceHi = 0;
+  let asceLo = ASCE_REAL;
+  if (dat) {
+    let cr: bigint;
+    switch (a.asc) {
+      case AS.PRIMARY:
+        cr = vcpu.cr[1]!;
+        break;
+      case AS.SECONDARY:
+        cr = vcpu.cr[7]!;
+        break;
+      case AS.HOME:
+        cr = vcpu.cr[13]!;
+        break;
+      default: {
+        const code = translateAccessRegister({ storage: vm.storage, prefix: vcpu.prefix, cr: vcpu.cr, acrs: vcpu.ar }, req.ar, isStore, arResult);
+        if (code !== 0) return raise(a, inject, code, ga.hi, ga.lo, Protection.AccessList, false, arResult.detail);
+        cr = (BigInt(arResult.asceHi) << 32n) | BigInt(arResult.asceLo);
+      }
+    }
+    asceHi = Number(cr >> 32n);
+    asceLo = lowWord(cr);
+  }
+  const privateSpace = dat && asceIsPrivate(asceLo);
+  const lap = (cr0 & CR0_LOW_ADDRESS_PROTECTION) !== 0 && !privateSpace;
+  a.fetchOverride = (cr0 & CR0_FETCH_PROTECTION_OVERRIDE) !== 0 && !privateSpace;
+  a.storageOverride = (cr0 & CR0_STORAGE_PROTECTION_OVERRIDE) !== 0;
+  const edat1 = (cr0 & CR0_EDAT) !== 0 && vm.facilities.edat1;
+  const facilities = { edat1, edat2: edat1 && vm.facilities.edat2 };
+  const keysChecked = checkOnly && key !== 0;
+
+  // Phase 1 (or the whole check-only walk): every fragment translated, in order.
+  let offset = ga.lo & (PAGE_SIZE - 1);
+  let remaining = req.size;
+  let n = 0;
+  while (remaining > 0) {
+    const len = Math.min(PAGE_SIZE - offset, remaining);
+    toEffective(ga, a.mode);
+    if (isStore && lap && ga.hi === 0 && (ga.lo & ~0x11ff) === 0) {
+      return raise(a, inject, PGM.PROTECTION, ga.hi, ga.lo, Protection.LowAddress, false, 'low-address protection (CR0 bit 35)');
+    }
+    let abs: number;
+    if (dat) {
+      const code = translate(vm.storage, asceHi, asceLo, ga, isStore, vcpu.prefix, facilities, translation);
+      if (code !== 0) {
+        return raise(a, inject, code, ga.hi, ga.lo, translation.datProtected ? Protection.Dat : Protection.None, false, translation.detail);
+      }
+      abs = translation.abs;
+    } else {
+      abs = realToAbsolute(asNumber(ga.hi, ga.lo), vcpu.prefix);
+      if (!vm.storage.contains(abs)) {
+        return raise(a, inject, PGM.ADDRESSING, ga.hi, ga.lo, Protection.None, false, `its absolute address is outside guest memory (size 0x${vm.storage.size.toString(16)})`);
+      }
+    }
+    a.abs[n] = abs;
+    a.effHi[n] = ga.hi;
+    a.effLo[n] = ga.lo;
+    a.len[n] = len;
+    if (keysChecked && !keyAllows(a, n)) {
+      return raise(a, inject, PGM.PROTECTION, ga.hi, ga.lo, Protection.Key, false, keyReason(a, n));
+    }
+    n++;
+    advance(ga, len);
+    remaining -= len;
+    offset = 0;
+  }
+  a.fragments = n;
+  if (checkOnly) return 0;
+  return isStore ? storeFragments(a, req.buf!, inject) : fetchFragments(a, req.buf, inject);
+}
+
+/** Phase 2 of a store: page by page, each under the key; a refusal leaves earlier pages stored. */
+function storeFragments(a: Access, src: Uint8Array, inject: boolean): number {
+  const storage = a.vcpu.vm.storage;
+  let done = 0;
+  for (let i = 0; i < a.fragments; i++) {
+    if (a.key !== 0 && !keyAllows(a, i)) {
+      return raise(a, inject, PGM.PROTECTION, a.effHi[i]!, a.effLo[i]!, Protection.Key, i > 0, keyReason(a, i));
+    }
+    storage.writeWithinPage(a.abs[i]!, src, done, a.len[i]!);
+    done += a.len[i]!;
+  }
+  return 0;
+}
+
+/** Phase 2 of a fetch: all keys first, so a refused read never touches the caller's buffer. */
+function fetchFragments(a: Access, dst: Uint8Array | null, inject: boolean): number {
+  if (a.key !== 0) {
+    for (let i = 0; i < a.fragments; i++) {
+      if (!keyAllows(a, i)) return raise(a, inject, PGM.PROTECTION, a.effHi[i]!, a.effLo[i]!, Protection.Key, false, keyReason(a, i));
+    }
+  }
+  if (dst === null) return 0;
+  const storage = a.vcpu.vm.storage;
+  let done = 0;
+  for (let i = 0; i < a.fragments; i++) {
+    storage.readWithinPage(a.abs[i]!, dst, done, a.len[i]!);
+    done += a.len[i]!;
+  }
+  return 0;
+}
+
+/** Key-controlled protection for fragment `i`, with both overrides (spec §8.7). */
+function keyAllows(a: Access, i: number): boolean {
+  const key = a.key;
+  if (key === 0) return true;
+  const storageKey = a.vcpu.vm.keys.get(Math.floor(a.abs[i]! / PAGE_SIZE));
+  if (storageKey >> 4 === key) return true;
+  if (!a.isStore) {
+    if ((storageKey & 0x08) === 0) return true;
+    if (a.fetchOverride && a.effHi[i] === 0 && a.effLo[i]! < 2048 && a.effLo[i]! + a.len[i]! <= 2048) return true;
+  }
+  return a.storageOverride && storageKey >> 4 === 9;
+}
+
+function keyReason(a: Access, i: number): string {
+  const abs = a.abs[i]!;
+  const page = abs - (abs % PAGE_SIZE);
+  const storageKey = a.vcpu.vm.keys.get(page / PAGE_SIZE);
+  const overrides = { fetchProtectionOverride: a.fetchOverride, storageProtectionOverride: a.storageOverride };
+  const rule = decideKeyRule(storageKey, a.key, a.isStore ? 'store' : 'fetch', overrides, a.effLo[i]!, a.len[i]!);
+  return describeKeyRule(rule, storageKey, a.key, a.isStore ? 'store' : 'fetch', `page 0x${page.toString(16)} (absolute)`);
+}
+
+/**
+ * Records the failure, queues the program interrupt when asked (spec §8.9), and returns the
+ * code. `terminating`: a store refused by a key after earlier pages were stored.
+ */
+function raise(
+  a: Access,
+  inject: boolean,
+  code: number,
+  hi: number,
+  lo: number,
+  protection: Protection,
+  terminating: boolean,
+  why: string,
+): number {
+  const vcpu = a.vcpu;
+  const what = `${a.isStore ? 'store to' : 'fetch from'} ${formatAddress(hi, lo)}`;
+  vcpu.vm.faults.fail(code, protection === Protection.Key ? why.replace(/^(fetch|store) with key (\d+) (from|to) /, `${what} with key $2: `) : `${what}: ${why}`);
+  if (inject) vcpu.pending = { code, teid: teidFor(a, code, hi, lo, protection, terminating), accessId: accessIdFor(a, code) };
+  return code;
+}
+
+function teidFor(a: Access, code: number, hi: number, lo: number, protection: Protection, terminating: boolean): bigint {
+  const withAddress = (): bigint =>
+    (BigInt(hi) << 32n) | BigInt((lo & ~0xfff) >>> 0) | (a.isStore ? FSI_STORE : FSI_FETCH) | BigInt(a.asc);
+  switch (code) {
+    case PGM.PROTECTION: {
+      const sw = a.vcpu.vm.switches;
+      if (!sw.protectionTeid && (protection === Protection.LowAddress || protection === Protection.Key)) return 0n;
+      let bits = 0n;
+      if (!terminating) {
+        if (protection === Protection.LowAddress) bits = TEID_B56;
+        else if (protection === Protection.Key) bits = TEID_B60;
+        else if (protection === Protection.Dat) bits = TEID_B61;
+        else if (protection === Protection.AccessList) bits = TEID_B60 | TEID_B61;
+      }
+      return withAddress() | bits;
+    }
+    case PGM.SEGMENT_TRANSLATION:
+    case PGM.PAGE_TRANSLATION:
+    case PGM.ASCE_TYPE:
+    case PGM.REGION_FIRST_TRANS:
+    case PGM.REGION_SECOND_TRANS:
+    case PGM.REGION_THIRD_TRANS:
+      return withAddress();
+    default:
+      return 0n;
+  }
+}
+
+function accessIdFor(a: Access, code: number): number {
+  switch (code) {
+    case PGM.ADDRESSING:
+    case PGM.TRANSLATION_SPEC:
+    case PGM.ALET_SPECIFICATION:
+      return 0;
+    case PGM.PROTECTION:
+      return a.vcpu.vm.switches.protectionTeid ? a.ar : 0;
+    default:
+      return a.ar;
+  }
 }

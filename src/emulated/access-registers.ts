@@ -1,0 +1,95 @@
+// Access-register translation (spec §8.4): in AR mode the access register's ALET selects an
+// address space through the access-list designation, the access-list entry and the ASN
+// second table entry. All tables are read with real addresses (prefixed), big-endian.
+import { PGM } from '../abi/constants.js';
+import { realToAbsolute } from './prefixing.js';
+import type { AbsoluteStorage } from './storage.js';
+
+export interface ArTranslation {
+  asceHi: number;
+  asceLo: number;
+  detail: string;
+}
+
+export interface ArContext {
+  storage: AbsoluteStorage;
+  prefix: number;
+  /** CR2, CR5, CR7, CR8 low words and CR1/CR7 as halves. */
+  cr: readonly bigint[];
+  acrs: readonly number[];
+}
+
+const words = new Uint32Array(2);
+
+function lowWord(v: bigint): number {
+  return Number(v & 0xffffffffn);
+}
+
+function readRealU32(c: ArContext, real: number): number {
+  return c.storage.readU32(realToAbsolute(real, c.prefix));
+}
+
+function fail(out: ArTranslation, code: number, detail: string): number {
+  out.detail = detail;
+  return code;
+}
+
+function setAsce(out: ArTranslation, value: bigint): number {
+  out.asceHi = Number(value >> 32n);
+  out.asceLo = Number(value & 0xffffffffn);
+  return 0;
+}
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+/** Returns 0 with the ASCE of access register `ar`'s space in `out`, or a program code. */
+export function translateAccessRegister(c: ArContext, ar: number, isStore: boolean, out: ArTranslation): number {
+  const alet = c.acrs[ar]! >>> 0;
+  if (ar === 0 || alet === 0) return setAsce(out, c.cr[1]!);
+  if (alet === 1) return setAsce(out, c.cr[7]!);
+  if ((alet & 0xfe000000) !== 0) return fail(out, PGM.ALET_SPECIFICATION, `ALET ${hex(alet)} in AR${ar} has reserved bits set`);
+  const privateList = (alet & 0x01000000) !== 0;
+  const alesn = (alet >>> 16) & 0xff;
+  const alen = alet & 0xffff;
+  const aldOrigin = lowWord(privateList ? c.cr[5]! : c.cr[2]!) & 0x7fffffc0;
+  if (!inMemory(c, aldOrigin + 16, 4)) return fail(out, PGM.ADDRESSING, `access-list designation at real ${hex(aldOrigin + 16)} is outside guest memory`);
+  const ald = readRealU32(c, aldOrigin + 16);
+  const alo = (ald >>> 7) & 0xffffff;
+  const all = ald & 0x7f;
+  if (alen / 8 > all) return fail(out, PGM.ALEN_TRANSLATION, `ALEN ${alen} is beyond the access-list length ${all}`);
+  if (0x7fffffff - alo * 128 < alen * 16) return fail(out, PGM.ADDRESSING, 'the access-list entry address exceeds 2^31');
+  const aleReal = alo * 128 + alen * 16;
+  if (!inMemory(c, aleReal, 16)) return fail(out, PGM.ADDRESSING, `access-list entry at real ${hex(aleReal)} is outside guest memory`);
+  const ale0 = readRealU32(c, aleReal);
+  const ale2 = readRealU32(c, aleReal + 8);
+  const ale3 = readRealU32(c, aleReal + 12);
+  if ((ale0 & 0x80000000) !== 0) return fail(out, PGM.ALEN_TRANSLATION, `access-list entry at real ${hex(aleReal)} is invalid`);
+  if (((ale0 >>> 16) & 0xff) !== alesn) return fail(out, PGM.ALE_SEQUENCE, `ALE sequence number ${(ale0 >>> 16) & 0xff} differs from the ALET's ${alesn}`);
+  const asteReal = ((ale2 >>> 6) & 0x1ffffff) * 64;
+  if (!inMemory(c, asteReal, 24)) return fail(out, PGM.ADDRESSING, `ASN-second-table entry at real ${hex(asteReal)} is outside guest memory`);
+  const aste0 = readRealU32(c, asteReal);
+  const aste1 = readRealU32(c, asteReal + 4);
+  if ((aste0 & 0x80000000) !== 0) return fail(out, PGM.ASTE_VALIDITY, `ASN-second-table entry at real ${hex(asteReal)} is invalid`);
+  if (readRealU32(c, asteReal + 20) !== ale3) return fail(out, PGM.ASTE_SEQUENCE, 'ASTE sequence number differs from the ALE\'s');
+  if ((ale0 & 0x01000000) !== 0) {
+    const eax = Number((c.cr[8]! >> 16n) & 0xffffn);
+    if ((ale0 & 0xffff) !== eax) {
+      const atl = (aste1 >>> 4) & 0xfff;
+      if (eax / 16 > atl) return fail(out, PGM.EXTENDED_AUTHORITY, `EAX ${eax} is beyond the authority-table length ${atl}`);
+      const ato = (aste0 >>> 2) & 0x1fffffff;
+      const byteReal = ato * 4 + Math.floor(eax / 4);
+      if (!inMemory(c, byteReal, 1)) return fail(out, PGM.ADDRESSING, `authority-table byte at real ${hex(byteReal)} is outside guest memory`);
+      const authority = c.storage.readU8(realToAbsolute(byteReal, c.prefix));
+      if ((authority & (0x40 >> ((eax & 3) * 2))) === 0) return fail(out, PGM.EXTENDED_AUTHORITY, `EAX ${eax} has no secondary authority for this private ALE`);
+    }
+  }
+  if ((ale0 & 0x02000000) !== 0 && isStore) return fail(out, PGM.PROTECTION, `store through AR${ar}: the access-list entry is fetch-only`);
+  c.storage.readU64Parts(realToAbsolute(asteReal + 8, c.prefix), words);
+  out.asceHi = words[0]!;
+  out.asceLo = words[1]!;
+  return 0;
+}
+
+function inMemory(c: ArContext, real: number, length: number): boolean {
+  return c.storage.contains(realToAbsolute(real, c.prefix)) && c.storage.contains(realToAbsolute(real + length - 1, c.prefix));
+}

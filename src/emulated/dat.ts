@@ -1,0 +1,174 @@
+// Dynamic address translation (spec §8.6): the walk from an ASCE through region-first,
+// -second, -third, segment and page tables, with table-length, invalid-bit, table-type and
+// translation-specification checks, DAT protection, and EDAT-1 (1 MiB) / EDAT-2 (2 GiB)
+// frames. Table entries are big-endian u64s in absolute storage, read as two u32 halves.
+import { PGM } from '../abi/constants.js';
+import { asNumber, type Address64 } from './address-space.js';
+import { realToAbsolute } from './prefixing.js';
+import type { AbsoluteStorage } from './storage.js';
+
+/** ASCE bits (low word). */
+const ASCE_PRIVATE = 0x100;
+const ASCE_REAL = 0x20;
+
+/** Region-table entry bits (low word). */
+const RTE_INVALID = 0x20;
+const RTE_PROTECT = 0x200;
+const RTTE_FORMAT_CONTROL = 0x400;
+const COMMON = 0x10;
+/** Segment-table entry bits (low word). */
+const STE_INVALID = 0x20;
+const STE_PROTECT = 0x200;
+const STE_FORMAT_CONTROL = 0x400;
+/** Page-table entry bits (low word). */
+const PTE_PROTECT = 0x200;
+const PTE_INVALID = 0x400;
+const PTE_ZERO = 0x800;
+
+export interface DatFacilities {
+  /** CR0 EDAT bit and facility 8. */
+  edat1: boolean;
+  /** edat1 and facility 78. */
+  edat2: boolean;
+}
+
+/** The result of a walk: the absolute address, or which table refused it and why. */
+export interface Translation {
+  abs: number;
+  /** DAT protection was the reason for a PGM_PROTECTION. */
+  datProtected: boolean;
+  /** Words describing a failure (table level and entry address), set only on failure. */
+  detail: string;
+}
+
+export function asceIsPrivate(asceLo: number): boolean {
+  return (asceLo & ASCE_PRIVATE) !== 0;
+}
+
+const LEVEL_NAMES = ['segment-table', 'region-third-table', 'region-second-table', 'region-first-table'];
+const entry = new Uint32Array(2);
+
+function hex(n: number): string {
+  return `0x${n.toString(16)}`;
+}
+
+/**
+ * Translates virtual address `va` (effective) through `asce`. Returns 0 with `out.abs` set, or
+ * a program-interruption code with `out.detail` set.
+ */
+export function translate(
+  storage: AbsoluteStorage,
+  asceHi: number,
+  asceLo: number,
+  va: Address64,
+  isStore: boolean,
+  prefix: number,
+  facilities: DatFacilities,
+  out: Translation,
+): number {
+  out.datProtected = false;
+  const { hi, lo } = va;
+  if ((asceLo & ASCE_REAL) !== 0) {
+    out.abs = realToAbsolute(asNumber(hi, lo), prefix);
+    return finish(storage, isStore, false, out);
+  }
+  const rfx = (hi >>> 21) & 0x7ff;
+  const rsx = (hi >>> 10) & 0x7ff;
+  const rtx = (((hi & 0x3ff) << 1) | (lo >>> 31)) & 0x7ff;
+  const sx = (lo >>> 20) & 0x7ff;
+  const px = (lo >>> 12) & 0xff;
+  const rfx01 = hi >>> 30;
+  const rsx01 = (hi >>> 19) & 3;
+  const rtx01 = (hi >>> 8) & 3;
+  const sx01 = (lo >>> 29) & 3;
+  const dt = (asceLo >>> 2) & 3;
+  const tl = asceLo & 3;
+  const origin = asNumber(asceHi, (asceLo & 0xfffff000) >>> 0);
+  let ptr: number;
+  switch (dt) {
+    case 3:
+      if (rfx01 > tl) return fail(out, PGM.REGION_FIRST_TRANS, `region-first index of the address exceeds the ASCE table length ${tl}`);
+      ptr = origin + rfx * 8;
+      break;
+    case 2:
+      if (rfx !== 0) return fail(out, PGM.ASCE_TYPE, 'the address needs a region-first table but the ASCE designates a region-second table');
+      if (rsx01 > tl) return fail(out, PGM.REGION_SECOND_TRANS, `region-second index exceeds the ASCE table length ${tl}`);
+      ptr = origin + rsx * 8;
+      break;
+    case 1:
+      if (rfx !== 0 || rsx !== 0) return fail(out, PGM.ASCE_TYPE, 'the address needs a higher region table than the ASCE designates (region-third)');
+      if (rtx01 > tl) return fail(out, PGM.REGION_THIRD_TRANS, `region-third index exceeds the ASCE table length ${tl}`);
+      ptr = origin + rtx * 8;
+      break;
+    default:
+      if (rfx !== 0 || rsx !== 0 || rtx !== 0) return fail(out, PGM.ASCE_TYPE, 'the address is above 2 GiB but the ASCE designates a segment table');
+      if (sx01 > tl) return fail(out, PGM.SEGMENT_TRANSLATION, `segment index exceeds the ASCE table length ${tl}`);
+      ptr = origin + sx * 8;
+  }
+  let dp = false;
+  const { edat1, edat2 } = facilities;
+  // Each level falls through to the next; `level` counts down from the ASCE's type.
+  for (let level = dt; level >= 0; level--) {
+    if (!storage.contains(ptr)) return fail(out, PGM.ADDRESSING, `${LEVEL_NAMES[level]} entry at absolute ${hex(ptr)} is outside guest memory`);
+    storage.readU64Parts(ptr, entry);
+    const eHi = entry[0]!;
+    const eLo = entry[1]!;
+    const where = `${LEVEL_NAMES[level]} entry at absolute ${hex(ptr)}`;
+    if (level === 0) {
+      if (eLo & STE_INVALID) return fail(out, PGM.SEGMENT_TRANSLATION, `${where} is invalid`);
+      if (((eLo >>> 2) & 3) !== 0) return fail(out, PGM.TRANSLATION_SPEC, `${where} has table type ${(eLo >>> 2) & 3}, expected 0`);
+      if ((eLo & COMMON) !== 0 && asceIsPrivate(asceLo)) return fail(out, PGM.TRANSLATION_SPEC, `${where} is common-segment in a private space`);
+      if ((eLo & STE_FORMAT_CONTROL) !== 0 && edat1) {
+        dp ||= (eLo & STE_PROTECT) !== 0;
+        out.abs = asNumber(eHi, ((eLo & 0xfff00000) | (lo & 0x000fffff)) >>> 0);
+        return finish(storage, isStore, dp, out);
+      }
+      dp ||= (eLo & STE_PROTECT) !== 0;
+      ptr = asNumber(eHi, (eLo & 0xfffff800) >>> 0) + px * 8;
+      if (!storage.contains(ptr)) return fail(out, PGM.ADDRESSING, `page-table entry at absolute ${hex(ptr)} is outside guest memory`);
+      storage.readU64Parts(ptr, entry);
+      const pHi = entry[0]!;
+      const pLo = entry[1]!;
+      if (pLo & PTE_INVALID) return fail(out, PGM.PAGE_TRANSLATION, `page-table entry at absolute ${hex(ptr)} is invalid`);
+      if (pLo & PTE_ZERO) return fail(out, PGM.TRANSLATION_SPEC, `page-table entry at absolute ${hex(ptr)} has bit 52 set`);
+      dp ||= (pLo & PTE_PROTECT) !== 0;
+      out.abs = realToAbsolute(asNumber(pHi, ((pLo & 0xfffff000) | (lo & 0xfff)) >>> 0), prefix);
+      return finish(storage, isStore, dp, out);
+    }
+    const invalidCode = level === 3 ? PGM.REGION_FIRST_TRANS : level === 2 ? PGM.REGION_SECOND_TRANS : PGM.REGION_THIRD_TRANS;
+    if (eLo & RTE_INVALID) return fail(out, invalidCode, `${where} is invalid`);
+    if (((eLo >>> 2) & 3) !== level) return fail(out, PGM.TRANSLATION_SPEC, `${where} has table type ${(eLo >>> 2) & 3}, expected ${level}`);
+    if (level === 1) {
+      if ((eLo & COMMON) !== 0 && asceIsPrivate(asceLo) && edat2) return fail(out, PGM.TRANSLATION_SPEC, `${where} is common-region in a private space`);
+      if ((eLo & RTTE_FORMAT_CONTROL) !== 0 && edat2) {
+        dp ||= (eLo & RTE_PROTECT) !== 0;
+        out.abs = asNumber(eHi, ((eLo & 0x80000000) | (lo & 0x7fffffff)) >>> 0);
+        return finish(storage, isStore, dp, out);
+      }
+    }
+    const tf = (eLo >>> 6) & 3;
+    const etl = eLo & 3;
+    const nextIndex01 = level === 3 ? rsx01 : level === 2 ? rtx01 : sx01;
+    const nextCode = level === 3 ? PGM.REGION_SECOND_TRANS : level === 2 ? PGM.REGION_THIRD_TRANS : PGM.SEGMENT_TRANSLATION;
+    if (nextIndex01 < tf || nextIndex01 > etl) return fail(out, nextCode, `${where}: next index outside its table offset ${tf} and length ${etl}`);
+    if (edat1) dp ||= (eLo & RTE_PROTECT) !== 0;
+    const nextIndex = level === 3 ? rsx : level === 2 ? rtx : sx;
+    ptr = asNumber(eHi, (eLo & 0xfffff000) >>> 0) + nextIndex * 8;
+  }
+  return fail(out, PGM.TRANSLATION_SPEC, 'unreachable');
+}
+
+function fail(out: Translation, code: number, detail: string): number {
+  out.detail = detail;
+  return code;
+}
+
+function finish(storage: AbsoluteStorage, isStore: boolean, datProtected: boolean, out: Translation): number {
+  if (isStore && datProtected) {
+    out.datProtected = true;
+    out.detail = 'the page is DAT-protected (protection bit in a table entry)';
+    return PGM.PROTECTION;
+  }
+  if (!storage.contains(out.abs)) return fail(out, PGM.ADDRESSING, `absolute ${out.abs === Infinity ? 'address above 2^53' : hex(out.abs)} is outside guest memory`);
+  return 0;
+}
