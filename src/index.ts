@@ -32,3 +32,4 @@ export {
   type ProgramInterrupt,
   type ResetKind,
 } from './contract.js';
+export { PageTableBuilder, type GuestMemoryWriter, type PageTableBuilderOptions, type MapOptions, type TopLevel, type FrameSize } from './guest-tables/page-table-builder.js';

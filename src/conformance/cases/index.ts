@@ -4,10 +4,12 @@ import { absoluteCases } from './absolute.js';
 import { cmpxchgCases } from './cmpxchg.js';
 import { storageKeyCases } from './storage-keys.js';
 import { apiCases } from './api.js';
+import { selftestVcpuCases } from './selftest-vcpu.js';
 
 export const ALL_CASES: readonly ConformanceCase[] = [
   ...absoluteCases,
   ...cmpxchgCases,
   ...storageKeyCases,
+  ...selftestVcpuCases,
   ...apiCases,
 ];

@@ -1,0 +1,176 @@
+// Builds z/Architecture DAT tables in guest memory, big-endian, through any backend: map
+// virtual ranges to absolute frames of 4 KiB, 1 MiB (EDAT-1) or 2 GiB (EDAT-2) at any top
+// level, with protection bits or as invalid entries, and get the ASCE to load into CR1/7/13.
+
+/** Where tables are written: a Vm (absolute storage) or anything with the same `write`. */
+export interface GuestMemoryWriter {
+  write(gaddr: bigint, data: Uint8Array): void;
+}
+
+export type TopLevel = 'region-first' | 'region-second' | 'region-third' | 'segment';
+export type FrameSize = '4k' | '1m' | '2g';
+
+export interface PageTableBuilderOptions {
+  /** Absolute range the tables are allocated from (page aligned, below 2^53). */
+  tableArea: { start: bigint; end: bigint };
+  /** Highest table level; default 'region-first' (five-level translation). */
+  top?: TopLevel;
+  /** Private-space bit in the ASCE (turns off LAP and fetch-protection override). */
+  privateSpace?: boolean;
+}
+
+export interface MapOptions {
+  frame?: FrameSize;
+  /** DAT-protection bit in the entry that maps the frame. */
+  protect?: boolean;
+}
+
+/** Levels by designation type (3 = region-first … 0 = segment). */
+const LEVEL_OF: Record<TopLevel, number> = { 'region-first': 3, 'region-second': 2, 'region-third': 1, segment: 0 };
+const REGION_TABLE_BYTES = 16384;
+const PAGE_TABLE_BYTES = 2048;
+const INVALID_REGION = 0x20n;
+const INVALID_SEGMENT = 0x20n;
+const INVALID_PAGE = 0x400n;
+const PROTECT = 0x200n;
+const FORMAT_CONTROL = 0x400n;
+const PRIVATE = 0x100n;
+
+function shiftOf(level: number): bigint {
+  // Index positions: region-first 53, region-second 42, region-third 31, segment 20.
+  return [20n, 31n, 42n, 53n][level]!;
+}
+
+function beU64(value: bigint): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, value, false);
+  return b;
+}
+
+export class PageTableBuilder {
+  readonly #mem: GuestMemoryWriter;
+  readonly #top: number;
+  readonly #private: boolean;
+  #next: bigint;
+  readonly #end: bigint;
+  readonly #root: bigint;
+  /** table origin → its entries (as written), so we know what exists. */
+  readonly #tables = new Map<bigint, bigint[]>();
+
+  constructor(mem: GuestMemoryWriter, opts: PageTableBuilderOptions) {
+    this.#mem = mem;
+    this.#top = LEVEL_OF[opts.top ?? 'region-first'];
+    this.#private = opts.privateSpace === true;
+    this.#next = opts.tableArea.start;
+    this.#end = opts.tableArea.end;
+    this.#root = this.#newTable(this.#top);
+  }
+
+  /** ASCE: table origin, designation type, table length 3 (full table), optional private bit. */
+  get asce(): bigint {
+    return this.#root | (BigInt(this.#top) << 2n) | 3n | (this.#private ? PRIVATE : 0n);
+  }
+
+  /** Maps [va, va+length) to [abs, abs+length); both aligned to the frame size. */
+  map(va: bigint, length: bigint | number, abs: bigint, opts: MapOptions = {}): this {
+    const frame = opts.frame ?? '4k';
+    const step = frame === '4k' ? 0x1000n : frame === '1m' ? 0x100000n : 0x80000000n;
+    const total = BigInt(length);
+    if (va % step !== 0n || abs % step !== 0n || total % step !== 0n) {
+      throw new RangeError(`map: virtual ${va.toString(16)}, absolute ${abs.toString(16)} and length must be ${frame}-aligned`);
+    }
+    for (let off = 0n; off < total; off += step) this.#mapOne((va + off) & ((1n << 64n) - 1n), abs + off, frame, opts.protect === true);
+    return this;
+  }
+
+  /** Makes the entry of `level` that covers `va` invalid (level 'page' for a page-table entry). */
+  invalidate(va: bigint, level: TopLevel | 'page'): this {
+    const want = level === 'page' ? -1 : LEVEL_OF[level];
+    const slot = this.#slotFor(va, want);
+    const entry = slot.level === -1 ? INVALID_PAGE : slot.level === 0 ? INVALID_SEGMENT : INVALID_REGION | (BigInt(slot.level) << 2n);
+    this.#writeEntry(slot.table, slot.index, entry);
+    return this;
+  }
+
+  /** Absolute address of the entry of `level` for `va` (which must already be mapped down to it). */
+  entryAddress(va: bigint, level: TopLevel | 'page'): bigint {
+    const slot = this.#slotFor(va, level === 'page' ? -1 : LEVEL_OF[level]);
+    return slot.table + BigInt(slot.index) * 8n;
+  }
+
+  /** Writes a raw entry value at the slot of `level` for `va` (for malformed-entry tests). */
+  setEntry(va: bigint, level: TopLevel | 'page', value: bigint): this {
+    const slot = this.#slotFor(va, level === 'page' ? -1 : LEVEL_OF[level]);
+    this.#writeEntry(slot.table, slot.index, value);
+    return this;
+  }
+
+  #slotFor(va: bigint, wantLevel: number): { table: bigint; index: number; level: number } {
+    let table = this.#root;
+    for (let level = this.#top; level >= 0; level--) {
+      const index = Number((va >> shiftOf(level)) & 0x7ffn);
+      if (level === wantLevel) return { table, index, level };
+      const e = this.#tables.get(table)![index]!;
+      const invalid = level === 0 ? (e & INVALID_SEGMENT) !== 0n : (e & INVALID_REGION) !== 0n;
+      if (invalid || (e & FORMAT_CONTROL) !== 0n) throw new RangeError(`no lower table for 0x${va.toString(16)} at level ${level}`);
+      table = level === 0 ? e & ~0x7ffn : e & ~0xfffn;
+      if (level === 0) {
+        if (wantLevel !== -1) break;
+        return { table, index: Number((va >> 12n) & 0xffn), level: -1 };
+      }
+    }
+    throw new RangeError(`level not below the top level of this builder`);
+  }
+
+  #mapOne(va: bigint, abs: bigint, frame: FrameSize, protect: boolean): void {
+    const p = protect ? PROTECT : 0n;
+    let table = this.#root;
+    for (let level = this.#top; level >= 0; level--) {
+      const index = Number((va >> shiftOf(level)) & 0x7ffn);
+      if (level === 1 && frame === '2g') {
+        this.#writeEntry(table, index, abs | FORMAT_CONTROL | (1n << 2n) | p);
+        return;
+      }
+      if (level === 0 && frame === '1m') {
+        this.#writeEntry(table, index, abs | FORMAT_CONTROL | p);
+        return;
+      }
+      const entries = this.#tables.get(table)!;
+      let e = entries[index]!;
+      const invalid = level === 0 ? (e & INVALID_SEGMENT) !== 0n : (e & INVALID_REGION) !== 0n;
+      if (invalid || (e & FORMAT_CONTROL) !== 0n) {
+        const lower = this.#newTable(level - 1);
+        e = level === 0 ? lower : lower | (BigInt(level) << 2n) | 3n;
+        this.#writeEntry(table, index, e);
+      }
+      table = level === 0 ? e & ~0x7ffn : e & ~0xfffn;
+      if (level === 0) {
+        this.#writeEntry(table, Number((va >> 12n) & 0xffn), abs | p);
+        return;
+      }
+    }
+    throw new RangeError(`${frame} frames cannot be mapped below a ${this.#top}-level table`);
+  }
+
+  /** Allocates a table of `level` (-1 = page table) filled with invalid entries. */
+  #newTable(level: number): bigint {
+    const bytes = level === -1 ? PAGE_TABLE_BYTES : REGION_TABLE_BYTES;
+    const align = level === -1 ? 2048n : 4096n;
+    const origin = (this.#next + align - 1n) & ~(align - 1n);
+    if (origin + BigInt(bytes) > this.#end) throw new RangeError('PageTableBuilder: table area exhausted');
+    this.#next = origin + BigInt(bytes);
+    const count = bytes / 8;
+    const invalid = level === -1 ? INVALID_PAGE : level === 0 ? INVALID_SEGMENT : INVALID_REGION | (BigInt(level) << 2n);
+    const image = new Uint8Array(bytes);
+    const view = new DataView(image.buffer);
+    for (let i = 0; i < count; i++) view.setBigUint64(i * 8, invalid, false);
+    this.#mem.write(origin, image);
+    this.#tables.set(origin, new Array<bigint>(count).fill(invalid));
+    return origin;
+  }
+
+  #writeEntry(table: bigint, index: number, value: bigint): void {
+    this.#tables.get(table)![index] = value;
+    this.#mem.write(table + BigInt(index) * 8n, beU64(value));
+  }
+}
