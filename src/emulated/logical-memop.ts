@@ -278,7 +278,7 @@ function raise(
   const vcpu = a.vcpu;
   const what = `${a.isStore ? 'store to' : 'fetch from'} ${formatAddress(hi, lo)}`;
   vcpu.vm.faults.fail(code, protection === Protection.Key ? why.replace(/^(fetch|store) with key (\d+) (from|to) /, `${what} with key $2: `) : `${what}: ${why}`);
-  if (inject) vcpu.pending = { code, teid: teidFor(a, code, hi, lo, protection, terminating), accessId: accessIdFor(a, code) };
+  if (inject) vcpu.pending = { code, teid: teidFor(a, code, hi, lo, protection, terminating), accessId: accessIdFor(a, code, protection) };
   return code;
 }
 
@@ -310,14 +310,16 @@ function teidFor(a: Access, code: number, hi: number, lo: number, protection: Pr
   }
 }
 
-function accessIdFor(a: Access, code: number): number {
+function accessIdFor(a: Access, code: number, protection: Protection): number {
   switch (code) {
     case PGM.ADDRESSING:
     case PGM.TRANSLATION_SPEC:
     case PGM.ALET_SPECIFICATION:
       return 0;
-    case PGM.PROTECTION:
-      return a.vcpu.vm.switches.protectionTeid ? a.ar : 0;
+    case PGM.PROTECTION: {
+      const codeOnly = !a.vcpu.vm.switches.protectionTeid && (protection === Protection.LowAddress || protection === Protection.Key);
+      return codeOnly ? 0 : a.ar;
+    }
     default:
       return a.ar;
   }

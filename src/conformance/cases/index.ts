@@ -5,11 +5,13 @@ import { cmpxchgCases } from './cmpxchg.js';
 import { storageKeyCases } from './storage-keys.js';
 import { apiCases } from './api.js';
 import { selftestVcpuCases } from './selftest-vcpu.js';
+import { logicalCases } from './logical.js';
 
 export const ALL_CASES: readonly ConformanceCase[] = [
   ...absoluteCases,
   ...cmpxchgCases,
   ...storageKeyCases,
   ...selftestVcpuCases,
+  ...logicalCases,
   ...apiCases,
 ];
