@@ -29,6 +29,11 @@ export class AbsoluteStorage {
     return this.#pages.size;
   }
 
+  /** Page numbers that hold data, for checks that nothing outside the memslot was written. */
+  touchedPageNumbers(): IterableIterator<number> {
+    return this.#pages.keys();
+  }
+
   /** Copies `length` bytes at `abs` (within one page) into `dst` at `dstOffset`. */
   readWithinPage(abs: number, dst: Uint8Array, dstOffset: number, length: number): void {
     const page = this.#pages.get(Math.floor(abs / PAGE_SIZE));
