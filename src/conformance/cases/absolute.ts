@@ -4,6 +4,7 @@ import { MEMOP, MEMOP_F, MEM_OP_MAX_SIZE, PGM } from '../../abi/constants.js';
 import type { Vm } from '../../api/vm.js';
 import { assert, expectBytes, expectErrno, expectFilled, expectResult } from '../assertions.js';
 import type { CaseContext, ConformanceCase } from '../types.js';
+import { checkAndDo, keyed } from './fixtures.js';
 
 const S = MEM_OP_MAX_SIZE;
 /** Absolute homes of the selftest's two 64 KiB arrays (the vm parts need no translation). */
@@ -30,19 +31,10 @@ function guestCopy(vm: Vm, from: bigint, to: bigint, len: number): void {
   vm.write(to, vm.read(from, len));
 }
 
-/** CHECK+DO: the same descriptor with CHECK_ONLY (buf untouched) and without; both give `expected`. */
-function checkAndDo(vm: Vm, d: Parameters<Vm['memop']>[0], expected: number, what: string): void {
-  const buf = d.buf ?? null;
-  const before = buf?.slice();
-  expectResult(vm.memop({ ...d, flags: BigInt(d.flags ?? 0) | BigInt(CHECK) }), expected, `${what} (check-only)`);
-  if (buf && before) expectBytes(buf, before, `${what}: check-only left buf`);
-  expectResult(vm.memop(d), expected, what);
-}
-
 /** WR(vm, n, k) of selftest T3: write with key, guest copies, read back with key. */
 function writeCopyRead(ctx: CaseContext, vm: Vm, n: number, key: number | undefined): void {
   const h1 = ctx.randomBytes(n);
-  const keyFields = key === undefined ? {} : { flags: SKEY, key };
+  const keyFields = keyed(key);
   checkAndDo(vm, { op: W, gaddr: A1, size: n, buf: h1, ...keyFields }, 0, `write ${n} bytes key ${key ?? 'none'}`);
   guestCopy(vm, A1, A2, n);
   const out = new Uint8Array(n);

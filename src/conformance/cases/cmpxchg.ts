@@ -3,6 +3,7 @@ import { MEMOP, MEMOP_F, PGM } from '../../abi/constants.js';
 import type { Vm } from '../../api/vm.js';
 import { assert, expectBytes, expectErrno, expectFilled, expectResult } from '../assertions.js';
 import type { CaseContext, ConformanceCase } from '../types.js';
+import { keyed } from './fixtures.js';
 
 const A1 = 0x100000n;
 const A2 = 0x200000n;
@@ -12,10 +13,6 @@ const SIZES = [1, 2, 4, 8, 16] as const;
 
 function requireCmpxchg(ctx: CaseContext): void {
   ctx.requireExtension(2);
-}
-
-function keyed(k: number | undefined): { flags?: number; key?: number } {
-  return k === undefined ? {} : { flags: SKEY, key: k };
 }
 
 function setKeys(vm: Vm, abs: bigint, pages: number, key: number): void {

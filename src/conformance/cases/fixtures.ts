@@ -1,6 +1,8 @@
 // Shared set-up for vcpu cases: absolute memory access on every kernel, and the memop
 // selftest's environment (spec selftest-vectors "Environment ENV") built with PageTableBuilder.
-import { CAP, MEMOP } from '../../abi/constants.js';
+import { CAP, MEMOP, MEMOP_F } from '../../abi/constants.js';
+import type { MemOpDesc } from '../../api/arguments.js';
+import { expectBytes, expectResult } from '../assertions.js';
 import type { Vcpu } from '../../api/vcpu.js';
 import type { Vm } from '../../api/vm.js';
 import { PageTableBuilder } from '../../guest-tables/page-table-builder.js';
@@ -103,3 +105,19 @@ export function selftestEnv(ctx: CaseContext, opts: { lowPages?: boolean } = {})
 
 export const LREAD = MEMOP.LOGICAL_READ;
 export const LWRITE = MEMOP.LOGICAL_WRITE;
+
+/** Descriptor fields for an optional access key (SKEY_PROTECTION when given). */
+export function keyed(key: number | undefined): { flags?: number; key?: number } {
+  return key === undefined ? {} : { flags: MEMOP_F.SKEY_PROTECTION, key };
+}
+
+/**
+ * The selftest's CHECK+DO: the descriptor with CHECK_ONLY (which must leave buf untouched)
+ * and then without; both must give `expected`.
+ */
+export function checkAndDo(target: { memop(d: MemOpDesc): number }, d: MemOpDesc, expected: number, what: string): void {
+  const before = d.buf?.slice();
+  expectResult(target.memop({ ...d, flags: BigInt(d.flags ?? 0) | BigInt(MEMOP_F.CHECK_ONLY) }), expected, `${what} (check-only)`);
+  if (d.buf && before) expectBytes(d.buf, before, `${what}: check-only left buf`);
+  expectResult(target.memop(d), expected, what);
+}

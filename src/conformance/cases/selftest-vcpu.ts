@@ -1,28 +1,12 @@
 // The vcpu scenarios of the kernel's memop selftest (selftest-vectors.md T1, T2, T3, T5–T9,
 // T12, T14–T16). "RUN" commits state in the selftest; our setState applies at once.
 import { MEMOP, MEMOP_F, PGM } from '../../abi/constants.js';
-import type { Vcpu } from '../../api/vcpu.js';
 import { assert, expectBytes, expectErrno, expectFilled, expectResult } from '../assertions.js';
 import type { CaseContext, ConformanceCase } from '../types.js';
-import { CR0_FPO, CR0_SPO, LREAD, LWRITE, S, VA_LAST, selftestEnv, type SelftestEnv } from './fixtures.js';
+import { CR0_FPO, CR0_SPO, LREAD, LWRITE, S, VA_LAST, checkAndDo, keyed, selftestEnv, type SelftestEnv } from './fixtures.js';
 
-const CHECK = MEMOP_F.CHECK_ONLY;
 const SKEY = MEMOP_F.SKEY_PROTECTION;
 const INJECT = MEMOP_F.INJECT_EXCEPTION;
-
-type Desc = Parameters<Vcpu['memop']>[0];
-
-/** CHECK+DO on the vcpu: check-only (buf untouched) then the real access, both giving `expected`. */
-function checkAndDo(vcpu: Vcpu, d: Desc, expected: number, what: string): void {
-  const before = d.buf?.slice();
-  expectResult(vcpu.memop({ ...d, flags: BigInt(d.flags ?? 0) | BigInt(CHECK) }), expected, `${what} (check-only)`);
-  if (d.buf && before) expectBytes(d.buf, before, `${what}: check-only left buf`);
-  expectResult(vcpu.memop(d), expected, what);
-}
-
-function keyed(key: number | undefined): { flags?: number; key?: number } {
-  return key === undefined ? {} : { flags: SKEY, key };
-}
 
 /** WR(vcpu, n, k): keyed write to V1, guest copy, keyed read of V2. */
 function writeCopyRead(ctx: CaseContext, env: SelftestEnv, n: number, key: number | undefined): void {
@@ -73,7 +57,7 @@ export const selftestVcpuCases: readonly ConformanceCase[] = [
       expectErrno(() => vcpu.memop({ op: LWRITE, gaddr: V1, size: 0xffffffff, buf: null }), 'E2BIG', 'E1 size 0xffffffff');
       expectErrno(() => vcpu.memop({ op: LWRITE, gaddr: V1, size: 0, buf: h1 }), ['EINVAL', 'ENOMEM'], 'E2 size 0');
       expectErrno(() => vcpu.memop({ op: LWRITE, gaddr: V1, size: S, buf: h1, flags: 0xffffffffffffffffn }), 'EINVAL', 'E3 all flags');
-      expectResult(vcpu.memop({ op: LWRITE, gaddr: 0xfffffffffffff000n, size: S, buf: h1, flags: CHECK }), PGM.REGION_FIRST_TRANS, 'E4 check-only');
+      expectResult(vcpu.memop({ op: LWRITE, gaddr: 0xfffffffffffff000n, size: S, buf: h1, flags: MEMOP_F.CHECK_ONLY }), PGM.REGION_FIRST_TRANS, 'E4 check-only');
       expectResult(vcpu.memop({ op: LWRITE, gaddr: 0xfffffffffffff000n, size: S, buf: h1 }), PGM.REGION_FIRST_TRANS, 'E5 write');
       expectErrno(() => vcpu.memop({ op: LWRITE, gaddr: V1, size: S, buf: null }), 'EFAULT', 'E6 NULL buf');
       expectErrno(() => vcpu.memop({ op: LWRITE, gaddr: V1, size: S, buf: h1, flags: SKEY, key: 17 }), 'EINVAL', 'E7 key 17');
