@@ -282,6 +282,38 @@ export const logicalCases: readonly ConformanceCase[] = [
     },
   },
   {
+    id: 'logical/dat/edat-facilities',
+    topic: 'dat',
+    title: 'without facility 8 a segment entry with FC set is a page-table pointer even with CR0 EDAT; without 78 so is a 2 GiB entry',
+    source: 'spec §8.6 (edat1 := CR0 bit 40 && facility 8)',
+    run(ctx) {
+      let created: Vm | undefined;
+      try {
+        created = ctx.createVm({ memorySize: 32 << 20, facilities: { edat1: false } });
+      } catch (err) {
+        ctx.skip(`this backend cannot remove guest facilities: ${(err as Error).message}`);
+      }
+      const vm = created!;
+      const m: Machine = { vm, vcpu: vm.createVcpu(0), mem: absoluteMemory(ctx, vm) };
+      const t = tables(m).map(0x40000000000n, 0x100000, 0x1000000n, { frame: '1m' });
+      setRegs(m.vcpu, PSW_DAT | MODE[64], { 0: CR0_EDAT, 1: t.asce });
+      m.mem.write(0x345n, Uint8Array.of(0x66));
+      assert.equal(m.vcpu.read(0x40000012345n, 1)[0], 0x66, 'the 1 MiB entry designates a page table of zero entries');
+      const vm2 = ctx.createVm({ memorySize: 32 << 20, facilities: { edat2: false } });
+      const m2: Machine = { vm: vm2, vcpu: vm2.createVcpu(0), mem: absoluteMemory(ctx, vm2) };
+      const t2 = tables(m2).map(0x80000000n, 0x80000000n, 0n, { frame: '2g' });
+      setRegs(m2.vcpu, PSW_DAT | MODE[64], { 0: CR0_EDAT, 1: t2.asce });
+      // Without facility 78 the entry designates a segment table at absolute 0; its zero
+      // entry designates a page table at 0, whose entry 1 (absolute 8) we point at 0x300000.
+      const pte = new Uint8Array(8);
+      new DataView(pte.buffer).setBigUint64(0, 0x300000n, false);
+      m2.mem.write(8n, pte);
+      m2.mem.write(0x300123n, Uint8Array.of(0x44));
+      m2.mem.write(0x1123n, Uint8Array.of(0x55));
+      assert.equal(m2.vcpu.read(0x80001123n, 1)[0], 0x44, 'walked as region-third → segment → page');
+    },
+  },
+  {
     id: 'logical/dat/large-frames-not-prefixed',
     topic: 'dat',
     title: 'frame addresses from large-frame entries are absolute: no prefixing',
@@ -331,7 +363,7 @@ export const logicalCases: readonly ConformanceCase[] = [
       // DUCT at 0x400000: ALD word at +16 (ALO 0x410000/128, ALL 1 → entries 0..15).
       const word = (v: number) => { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, v, false); return b; };
       const u64 = (v: bigint) => { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, v, false); return b; };
-      m.mem.write(0x400010n, word(((0x410000 / 128) << 7) | 1));
+      m.mem.write(0x400010n, word(((0x410000 / 128) << 7) | 3));
       // ALE 2: valid, ALESN 5, ASTE at 0x420000, ASTESN 0x77.
       const ale = (flags: number, alesn: number, asteAddr: number, astesn: number) => {
         const b = new Uint8Array(16);
@@ -346,14 +378,17 @@ export const logicalCases: readonly ConformanceCase[] = [
       m.mem.write(0x410000n + 4n * 16n, ale(0, 5, 0x420000, 0x78));
       m.mem.write(0x410000n + 5n * 16n, ale(0x02000000, 5, 0x420000, 0x77));
       m.mem.write(0x410000n + 6n * 16n, ale(0, 5, 0x420040, 0x77));
+      // ALE 10: private, ALEAX 5; with EAX 7 and authority-table byte 0 the access is refused.
+      m.mem.write(0x410000n + 10n * 16n, ale(0x01000005, 5, 0x420000, 0x77));
       m.mem.write(0x420000n + 8n, u64(o.asce));
       m.mem.write(0x420000n + 20n, word(0x77));
       m.mem.write(0x420040n, word(0x80000000));
-      const acrs = [0, 1, 0x00050002, 0x00050003, 0x00050004, 0x00050005, 0x00050006, 0x00060002, 0x80000002, 0, 0, 0, 0, 0, 0, 0];
+      const acrs = [0, 1, 0x00050002, 0x00050003, 0x00050004, 0x00050005, 0x00050006, 0x00060002, 0x80000002, 0, 0x0005000a, 0, 0, 0, 0, 0];
       const cr = new Array<bigint>(16).fill(0n);
       cr[1] = p.asce;
       cr[7] = s.asce;
       cr[2] = 0x400000n;
+      cr[8] = 7n << 16n;
       m.vcpu.setState({ psw: { mask: PSW_DAT | MODE[64] | PSW_AS_AR, addr: 0n }, cr, ar: acrs });
       const probe = (ar: number, mode: 'read' | 'write') => m.vcpu.memop({ op: mode === 'read' ? LREAD : LWRITE, gaddr: 0x5000n, size: 4, buf: new Uint8Array(4), flags: INJECT, ar });
       m.vcpu.write(0x5000n, Uint8Array.of(0xa0), { ar: 0 });
@@ -375,7 +410,8 @@ export const logicalCases: readonly ConformanceCase[] = [
       expectCode(6, 'read', PGM.ASTE_VALIDITY, 0n, 6, 'invalid ASTE');
       expectResult(probe(5, 'read'), 0, 'fetch through a fetch-only ALE');
       expectCode(5, 'write', PGM.PROTECTION, 0x5000n | FSI_STORE | 0xcn | 1n, 5, 'store through a fetch-only ALE (TEID AS bits = 01, AR mode)');
-      m.vcpu.setState({ ar: acrs.map((v, i) => (i === 9 ? 0x00050000 | 20 : v)) });
+      expectCode(10, 'read', PGM.EXTENDED_AUTHORITY, 0n, 10, 'private ALE without authority');
+      m.vcpu.setState({ ar: acrs.map((v, i) => (i === 9 ? 0x00050000 | 40 : v)) });
       expectCode(9, 'read', PGM.ALEN_TRANSLATION, 0n, 9, 'ALEN beyond the access-list length');
     },
   },
