@@ -1,28 +1,29 @@
 // PSW fields a logical access depends on (spec §8.1–§8.3): DAT, address-space control,
 // addressing mode, and the effective address with its wrap at 2^24, 2^31 or 2^64.
 
-const PSW_DAT = 1n << 58n; // bit 5
-const PSW_EA = 1n << 32n; // bit 31
-const PSW_BA = 1n << 31n; // bit 32
+// PSW bits as positions in the mask's high and low 32-bit words.
+const PSW_HI_DAT = 1 << 26; // bit 5
+const PSW_HI_EA = 1; // bit 31
+const PSW_LO_BA = 0x80000000; // bit 32
 
 /** Address-space control, PSW bits 16–17. */
 export const AS = { PRIMARY: 0, ACCESS_REGISTER: 1, SECONDARY: 2, HOME: 3 } as const;
 
 export type AddressingMode = 24 | 31 | 64;
 
-export function datEnabled(pswMask: bigint): boolean {
-  return (pswMask & PSW_DAT) !== 0n;
+export function datEnabled(pswHi: number): boolean {
+  return (pswHi & PSW_HI_DAT) !== 0;
 }
 
-export function addressSpaceControl(pswMask: bigint): number {
-  return Number((pswMask >> 46n) & 3n);
+/** PSW bits 16–17. */
+export function addressSpaceControl(pswHi: number): number {
+  return (pswHi >>> 14) & 3;
 }
 
 /** (EA, BA) = (1, 1) is 64-bit, (0, 1) 31-bit; everything else, even the invalid (1, 0), 24-bit. */
-export function addressingMode(pswMask: bigint): AddressingMode {
-  const ba = (pswMask & PSW_BA) !== 0n;
-  if (!ba) return 24;
-  return (pswMask & PSW_EA) !== 0n ? 64 : 31;
+export function addressingMode(pswHi: number, pswLo: number): AddressingMode {
+  if ((pswLo & PSW_LO_BA) === 0) return 24;
+  return (pswHi & PSW_HI_EA) !== 0 ? 64 : 31;
 }
 
 /** A 64-bit address as two unsigned 32-bit halves, so the hot path needs no BigInt. */
@@ -50,8 +51,15 @@ export function advance(a: Address64, n: number): void {
 }
 
 export function fromBigInt(value: bigint, out: Address64): Address64 {
-  out.hi = Number(value >> 32n);
-  out.lo = Number(value & 0xffffffffn);
+  if (value <= 0x1f_ffff_ffff_ffffn) {
+    // One conversion instead of two BigInt operations for every address below 2^53.
+    const n = Number(value);
+    out.hi = Math.floor(n / 0x1_0000_0000);
+    out.lo = n >>> 0;
+  } else {
+    out.hi = Number(value >> 32n);
+    out.lo = Number(value & 0xffffffffn);
+  }
   return out;
 }
 

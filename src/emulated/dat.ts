@@ -37,6 +37,8 @@ export interface Translation {
   abs: number;
   /** DAT protection was the reason for a PGM_PROTECTION. */
   datProtected: boolean;
+  /** The walk found a protection bit for the page (whatever the access mode). */
+  pageProtected: boolean;
   /** Words describing a failure (table level and entry address), set only on failure. */
   detail: string;
 }
@@ -44,6 +46,25 @@ export interface Translation {
 export function asceIsPrivate(asceLo: number): boolean {
   return (asceLo & ASCE_PRIVATE) !== 0;
 }
+
+/**
+ * The last successful walk, reused while none of its inputs changed: the ASCE, the virtual
+ * page, EDAT, the prefix, and guest memory itself (any store bumps storage.generation, so a
+ * changed table entry can never be served from here).
+ */
+const lastWalk = {
+  storage: null as AbsoluteStorage | null,
+  generation: -1,
+  asceHi: 0,
+  asceLo: 0,
+  vaHi: 0,
+  vaPage: 0,
+  edat1: false,
+  edat2: false,
+  prefix: 0,
+  absPage: 0,
+  datProtected: false,
+};
 
 const LEVEL_NAMES = ['segment-table', 'region-third-table', 'region-second-table', 'region-first-table'];
 const entry = new Uint32Array(2);
@@ -67,11 +88,58 @@ export function translate(
   out: Translation,
 ): number {
   out.datProtected = false;
+  out.abs = -1;
   const { hi, lo } = va;
   if ((asceLo & ASCE_REAL) !== 0) {
     out.abs = realToAbsolute(asNumber(hi, lo), prefix);
     return finish(storage, isStore, false, out);
   }
+  const vaPage = (lo & 0xfffff000) >>> 0;
+  const w = lastWalk;
+  if (
+    w.storage === storage &&
+    w.generation === storage.generation &&
+    w.vaPage === vaPage &&
+    w.vaHi === hi &&
+    w.asceLo === asceLo &&
+    w.asceHi === asceHi &&
+    w.prefix === prefix &&
+    w.edat1 === facilities.edat1 &&
+    w.edat2 === facilities.edat2
+  ) {
+    out.abs = w.absPage + (lo & 0xfff);
+    return finish(storage, isStore, w.datProtected, out);
+  }
+  const code = walk(storage, asceHi, asceLo, va, isStore, prefix, facilities, out);
+  // Cache every walk that reached its frame; finish() re-applies the store and memory checks.
+  if (out.abs !== -1) {
+    w.storage = storage;
+    w.generation = storage.generation;
+    w.asceHi = asceHi;
+    w.asceLo = asceLo;
+    w.vaHi = hi;
+    w.vaPage = vaPage;
+    w.edat1 = facilities.edat1;
+    w.edat2 = facilities.edat2;
+    w.prefix = prefix;
+    w.absPage = out.abs - (lo & 0xfff);
+    w.datProtected = out.pageProtected;
+  }
+  return code;
+}
+
+/** The table walk itself. */
+function walk(
+  storage: AbsoluteStorage,
+  asceHi: number,
+  asceLo: number,
+  va: Address64,
+  isStore: boolean,
+  prefix: number,
+  facilities: DatFacilities,
+  out: Translation,
+): number {
+  const { hi, lo } = va;
   const rfx = (hi >>> 21) & 0x7ff;
   const rsx = (hi >>> 10) & 0x7ff;
   const rtx = (((hi & 0x3ff) << 1) | (lo >>> 31)) & 0x7ff;
@@ -113,11 +181,10 @@ export function translate(
     storage.readU64Parts(ptr, entry);
     const eHi = entry[0]!;
     const eLo = entry[1]!;
-    const where = `${LEVEL_NAMES[level]} entry at absolute ${hex(ptr)}`;
     if (level === 0) {
-      if (eLo & STE_INVALID) return fail(out, PGM.SEGMENT_TRANSLATION, `${where} is invalid`);
-      if (((eLo >>> 2) & 3) !== 0) return fail(out, PGM.TRANSLATION_SPEC, `${where} has table type ${(eLo >>> 2) & 3}, expected 0`);
-      if ((eLo & COMMON) !== 0 && asceIsPrivate(asceLo)) return fail(out, PGM.TRANSLATION_SPEC, `${where} is common-segment in a private space`);
+      if (eLo & STE_INVALID) return fail(out, PGM.SEGMENT_TRANSLATION, `${entryAt(level, ptr)} is invalid`);
+      if (((eLo >>> 2) & 3) !== 0) return fail(out, PGM.TRANSLATION_SPEC, `${entryAt(level, ptr)} has table type ${(eLo >>> 2) & 3}, expected 0`);
+      if ((eLo & COMMON) !== 0 && asceIsPrivate(asceLo)) return fail(out, PGM.TRANSLATION_SPEC, `${entryAt(level, ptr)} is common-segment in a private space`);
       if ((eLo & STE_FORMAT_CONTROL) !== 0 && edat1) {
         dp ||= (eLo & STE_PROTECT) !== 0;
         out.abs = asNumber(eHi, ((eLo & 0xfff00000) | (lo & 0x000fffff)) >>> 0);
@@ -136,10 +203,10 @@ export function translate(
       return finish(storage, isStore, dp, out);
     }
     const invalidCode = level === 3 ? PGM.REGION_FIRST_TRANS : level === 2 ? PGM.REGION_SECOND_TRANS : PGM.REGION_THIRD_TRANS;
-    if (eLo & RTE_INVALID) return fail(out, invalidCode, `${where} is invalid`);
-    if (((eLo >>> 2) & 3) !== level) return fail(out, PGM.TRANSLATION_SPEC, `${where} has table type ${(eLo >>> 2) & 3}, expected ${level}`);
+    if (eLo & RTE_INVALID) return fail(out, invalidCode, `${entryAt(level, ptr)} is invalid`);
+    if (((eLo >>> 2) & 3) !== level) return fail(out, PGM.TRANSLATION_SPEC, `${entryAt(level, ptr)} has table type ${(eLo >>> 2) & 3}, expected ${level}`);
     if (level === 1) {
-      if ((eLo & COMMON) !== 0 && asceIsPrivate(asceLo) && edat2) return fail(out, PGM.TRANSLATION_SPEC, `${where} is common-region in a private space`);
+      if ((eLo & COMMON) !== 0 && asceIsPrivate(asceLo) && edat2) return fail(out, PGM.TRANSLATION_SPEC, `${entryAt(level, ptr)} is common-region in a private space`);
       if ((eLo & RTTE_FORMAT_CONTROL) !== 0 && edat2) {
         dp ||= (eLo & RTE_PROTECT) !== 0;
         out.abs = asNumber(eHi, ((eLo & 0x80000000) | (lo & 0x7fffffff)) >>> 0);
@@ -150,12 +217,17 @@ export function translate(
     const etl = eLo & 3;
     const nextIndex01 = level === 3 ? rsx01 : level === 2 ? rtx01 : sx01;
     const nextCode = level === 3 ? PGM.REGION_SECOND_TRANS : level === 2 ? PGM.REGION_THIRD_TRANS : PGM.SEGMENT_TRANSLATION;
-    if (nextIndex01 < tf || nextIndex01 > etl) return fail(out, nextCode, `${where}: next index outside its table offset ${tf} and length ${etl}`);
+    if (nextIndex01 < tf || nextIndex01 > etl) return fail(out, nextCode, `${entryAt(level, ptr)}: next index outside its table offset ${tf} and length ${etl}`);
     if (edat1) dp ||= (eLo & RTE_PROTECT) !== 0;
     const nextIndex = level === 3 ? rsx : level === 2 ? rtx : sx;
     ptr = asNumber(eHi, (eLo & 0xfffff000) >>> 0) + nextIndex * 8;
   }
   return fail(out, PGM.TRANSLATION_SPEC, 'unreachable');
+}
+
+/** Names a table entry in a failure sentence (built only when translation fails). */
+function entryAt(level: number, ptr: number): string {
+  return `${LEVEL_NAMES[level]} entry at absolute ${hex(ptr)}`;
 }
 
 function fail(out: Translation, code: number, detail: string): number {
@@ -164,6 +236,7 @@ function fail(out: Translation, code: number, detail: string): number {
 }
 
 function finish(storage: AbsoluteStorage, isStore: boolean, datProtected: boolean, out: Translation): number {
+  out.pageProtected = datProtected;
   if (isStore && datProtected) {
     out.datProtected = true;
     out.detail = 'the page is DAT-protected (protection bit in a table entry)';

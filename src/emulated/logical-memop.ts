@@ -82,12 +82,9 @@ const access: Access = {
   len: new Uint32Array(MAX_FRAGMENTS),
 };
 const ga: Address64 = { hi: 0, lo: 0 };
-const translation: Translation = { abs: 0, datProtected: false, detail: '' };
+const translation: Translation = { abs: 0, datProtected: false, pageProtected: false, detail: '' };
 const arResult: ArTranslation = { asceHi: 0, asceLo: 0, detail: '' };
-
-function lowWord(v: bigint): number {
-  return Number(v & 0xffffffffn);
-}
+const datFacilities = { edat1: false, edat2: false };
 
 /** The kernel's argument checks (spec §4.1); returns -errno or the access key (≥ 0). */
 function validate(vcpu: EmulatedVcpu, req: MemOpRequest): number {
@@ -123,49 +120,41 @@ export function logicalMemop(vcpu: EmulatedVcpu, req: MemOpRequest): number {
 function run(vcpu: EmulatedVcpu, req: MemOpRequest, key: number, isStore: boolean, checkOnly: boolean): number {
   const a = access;
   const vm = vcpu.vm;
-  const mask = vcpu.pswMask;
-  const cr0 = lowWord(vcpu.cr[0]!);
+  const cr0 = vcpu.crLo[0]!;
   a.vcpu = vcpu;
   a.isStore = isStore;
   a.key = key;
   a.ar = req.ar;
-  a.mode = addressingMode(mask);
-  a.asc = addressSpaceControl(mask);
+  a.mode = addressingMode(vcpu.pswHi, vcpu.pswLo);
+  a.asc = addressSpaceControl(vcpu.pswHi);
   const inject = hasFlag(req.flags, MEMOP_F.INJECT_EXCEPTION);
   fromBigInt(req.gaddr, ga);
   toEffective(ga, a.mode);
 
   // ASCE selection, once per memop (spec §8.3).
-  const dat = datEnabled(mask);
+  const dat = datEnabled(vcpu.pswHi);
   let asceHi = 0;
   let asceLo = ASCE_REAL;
   if (dat) {
-    let cr: bigint;
-    switch (a.asc) {
-      case AS.PRIMARY:
-        cr = vcpu.cr[1]!;
-        break;
-      case AS.SECONDARY:
-        cr = vcpu.cr[7]!;
-        break;
-      case AS.HOME:
-        cr = vcpu.cr[13]!;
-        break;
-      default: {
-        const code = translateAccessRegister({ storage: vm.storage, prefix: vcpu.prefix, cr: vcpu.cr, acrs: vcpu.ar }, req.ar, isStore, arResult);
-        if (code !== 0) return raise(a, inject, code, ga.hi, ga.lo, Protection.AccessList, false, arResult.detail);
-        cr = (BigInt(arResult.asceHi) << 32n) | BigInt(arResult.asceLo);
-      }
+    if (a.asc === AS.ACCESS_REGISTER) {
+      const code = translateAccessRegister({ storage: vm.storage, prefix: vcpu.prefix, cr: vcpu.cr, acrs: vcpu.ar }, req.ar, isStore, arResult);
+      if (code !== 0) return raise(a, inject, code, ga.hi, ga.lo, Protection.AccessList, false, arResult.detail);
+      asceHi = arResult.asceHi;
+      asceLo = arResult.asceLo;
+    } else {
+      const crIndex = a.asc === AS.PRIMARY ? 1 : a.asc === AS.SECONDARY ? 7 : 13;
+      asceHi = vcpu.crHi[crIndex]!;
+      asceLo = vcpu.crLo[crIndex]!;
     }
-    asceHi = Number(cr >> 32n);
-    asceLo = lowWord(cr);
   }
   const privateSpace = dat && asceIsPrivate(asceLo);
   const lap = (cr0 & CR0_LOW_ADDRESS_PROTECTION) !== 0 && !privateSpace;
   a.fetchOverride = (cr0 & CR0_FETCH_PROTECTION_OVERRIDE) !== 0 && !privateSpace;
   a.storageOverride = (cr0 & CR0_STORAGE_PROTECTION_OVERRIDE) !== 0;
   const edat1 = (cr0 & CR0_EDAT) !== 0 && vm.facilities.edat1;
-  const facilities = { edat1, edat2: edat1 && vm.facilities.edat2 };
+  datFacilities.edat1 = edat1;
+  datFacilities.edat2 = edat1 && vm.facilities.edat2;
+  const facilities = datFacilities;
   const keysChecked = checkOnly && key !== 0;
 
   // Phase 1 (or the whole check-only walk): every fragment translated, in order.

@@ -5,14 +5,22 @@ import { PAGE_SIZE, PAGE_SHIFT } from '../abi/constants.js';
 
 const SLAB_PAGES = 256;
 const PAGE_MASK = PAGE_SIZE - 1;
+/** Direct-mapped cache of recently used pages (a DAT walk touches five table pages). */
+const CACHE_SLOTS = 64;
 
 export class AbsoluteStorage {
   /** Bytes in the memslot. */
   readonly size: number;
   readonly pageCount: number;
   readonly #pages = new Map<number, Uint8Array>();
+  /** Bumped by every store, so caches derived from guest memory (translations) can tell. */
+  generation = 0;
   #slab: ArrayBuffer | null = null;
   #slabUsed = SLAB_PAGES;
+  // A page never moves once allocated, so a cached entry never goes stale; only allocated
+  // pages are cached.
+  readonly #cacheKeys = new Float64Array(CACHE_SLOTS).fill(-1);
+  readonly #cachePages: Array<Uint8Array | undefined> = new Array<Uint8Array | undefined>(CACHE_SLOTS).fill(undefined);
 
   constructor(size: number) {
     this.size = size;
@@ -34,9 +42,21 @@ export class AbsoluteStorage {
     return this.#pages.keys();
   }
 
+  /** The page's bytes, or undefined when never written. */
+  #lookup(pfn: number): Uint8Array | undefined {
+    const slot = pfn & (CACHE_SLOTS - 1);
+    if (this.#cacheKeys[slot] === pfn) return this.#cachePages[slot];
+    const page = this.#pages.get(pfn);
+    if (page !== undefined) {
+      this.#cacheKeys[slot] = pfn;
+      this.#cachePages[slot] = page;
+    }
+    return page;
+  }
+
   /** Copies `length` bytes at `abs` (within one page) into `dst` at `dstOffset`. */
   readWithinPage(abs: number, dst: Uint8Array, dstOffset: number, length: number): void {
-    const page = this.#pages.get(Math.floor(abs / PAGE_SIZE));
+    const page = this.#lookup(Math.floor(abs / PAGE_SIZE));
     if (page === undefined) {
       dst.fill(0, dstOffset, dstOffset + length);
       return;
@@ -47,18 +67,20 @@ export class AbsoluteStorage {
 
   /** Copies `length` bytes from `src` at `srcOffset` to `abs` (within one page). */
   writeWithinPage(abs: number, src: Uint8Array, srcOffset: number, length: number): void {
+    this.generation++;
     const page = this.pageForWrite(Math.floor(abs / PAGE_SIZE));
     page.set(src.subarray(srcOffset, srcOffset + length), abs % PAGE_SIZE);
   }
 
   /** The page's bytes for in-place reading; undefined when never written (all zero). */
   pageIfTouched(pfn: number): Uint8Array | undefined {
-    return this.#pages.get(pfn);
+    return this.#lookup(pfn);
   }
 
-  /** The page's bytes for writing, allocated on first use. */
+  /** The page's bytes for writing, allocated on first use. Callers store into it. */
   pageForWrite(pfn: number): Uint8Array {
-    let page = this.#pages.get(pfn);
+    this.generation++;
+    let page = this.#lookup(pfn);
     if (page === undefined) {
       if (this.#slabUsed === SLAB_PAGES) {
         this.#slab = new ArrayBuffer(SLAB_PAGES * PAGE_SIZE);
@@ -73,7 +95,7 @@ export class AbsoluteStorage {
 
   /** Reads a big-endian u64 at absolute `abs` (8-aligned, in memory) as [high32, low32]. */
   readU64Parts(abs: number, out: Uint32Array): void {
-    const page = this.#pages.get(Math.floor(abs / PAGE_SIZE));
+    const page = this.#lookup(Math.floor(abs / PAGE_SIZE));
     if (page === undefined) {
       out[0] = 0;
       out[1] = 0;
@@ -86,7 +108,7 @@ export class AbsoluteStorage {
 
   /** Reads a big-endian u32 at absolute `abs` (4-aligned, in memory). */
   readU32(abs: number): number {
-    const page = this.#pages.get(Math.floor(abs / PAGE_SIZE));
+    const page = this.#lookup(Math.floor(abs / PAGE_SIZE));
     if (page === undefined) return 0;
     const o = abs & PAGE_MASK;
     return ((page[o]! << 24) | (page[o + 1]! << 16) | (page[o + 2]! << 8) | page[o + 3]!) >>> 0;
@@ -94,7 +116,7 @@ export class AbsoluteStorage {
 
   /** Reads one byte at absolute `abs` (in memory). */
   readU8(abs: number): number {
-    const page = this.#pages.get(Math.floor(abs / PAGE_SIZE));
+    const page = this.#lookup(Math.floor(abs / PAGE_SIZE));
     return page === undefined ? 0 : page[abs & PAGE_MASK]!;
   }
 }

@@ -28,6 +28,11 @@ export class EmulatedVcpu implements VcpuHandle {
   readonly cr: bigint[] = new Array<bigint>(NUM_CRS).fill(0n);
   readonly ar: number[] = new Array<number>(NUM_ACRS).fill(0);
   prefix = 0;
+  /** The PSW mask and CRs as 32-bit halves, kept in step with the bigints for the hot path. */
+  pswHi = 0;
+  pswLo = 0;
+  readonly crHi = new Uint32Array(NUM_CRS);
+  readonly crLo = new Uint32Array(NUM_CRS);
   pending: ProgramInterrupt | null = null;
   /** Secure-instruction data area; null unless the vcpu is protected. */
   readonly sida: Uint8Array | null;
@@ -74,6 +79,16 @@ export class EmulatedVcpu implements VcpuHandle {
     if (update.cr !== undefined) for (let i = 0; i < NUM_CRS; i++) this.cr[i] = update.cr[i]!;
     if (update.ar !== undefined) for (let i = 0; i < NUM_ACRS; i++) this.ar[i] = update.ar[i]!;
     if (update.prefix !== undefined) this.prefix = update.prefix & PREFIX_MASK;
+    this.#syncWords();
+  }
+
+  #syncWords(): void {
+    this.pswHi = Number(this.pswMask >> 32n);
+    this.pswLo = Number(this.pswMask & 0xffffffffn);
+    for (let i = 0; i < NUM_CRS; i++) {
+      this.crHi[i] = Number(this.cr[i]! >> 32n);
+      this.crLo[i] = Number(this.cr[i]! & 0xffffffffn);
+    }
   }
 
   reset(kind: ResetKind): void {
@@ -85,6 +100,7 @@ export class EmulatedVcpu implements VcpuHandle {
     this.cr[14] = RESET_CR14;
     if (kind === 'clear') this.ar.fill(0);
     this.pending = null;
+    this.#syncWords();
   }
 
   pendingProgramInterrupt(): ProgramInterrupt | null {
