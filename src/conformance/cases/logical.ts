@@ -314,6 +314,31 @@ export const logicalCases: readonly ConformanceCase[] = [
     },
   },
   {
+    id: 'logical/dat/table-updates-visible',
+    topic: 'dat',
+    title: 'the kernel walks the guest tables on every memop: an edited entry or a new prefix applies at once',
+    source: 'spec §8.6 (no TLB between memops)',
+    run(ctx) {
+      const m = machine(ctx);
+      const t = tables(m).map(0x5000n, 4096, 0x300000n).map(0x6000n, 4096, 0n);
+      setRegs(m.vcpu, PSW_DAT | MODE[64], { 1: t.asce });
+      m.mem.write(0x300010n, Uint8Array.of(1));
+      m.mem.write(0x301010n, Uint8Array.of(2));
+      assert.equal(m.vcpu.read(0x5010n, 1)[0], 1, 'first mapping');
+      t.setEntry(0x5000n, 'page', 0x301000n);
+      assert.equal(m.vcpu.read(0x5010n, 1)[0], 2, 'after the page-table entry changed');
+      t.invalidate(0x5000n, 'page');
+      expectResult(m.vcpu.check(0x5010n, 1, 'read'), PGM.PAGE_TRANSLATION, 'after invalidation');
+      t.setEntry(0x5000n, 'page', 0x301000n | 0x200n);
+      expectResult(m.vcpu.check(0x5010n, 1, 'read'), 0, 'protected page: fetch');
+      expectResult(m.vcpu.check(0x5010n, 1, 'write'), PGM.PROTECTION, 'protected page: store');
+      m.mem.write(0x20010n, Uint8Array.of(3));
+      assert.equal(m.vcpu.read(0x6010n, 1)[0], m.mem.read(0x10n, 1)[0], 'frame 0 with prefix 0');
+      m.vcpu.setState({ prefix: 0x20000 });
+      assert.equal(m.vcpu.read(0x6010n, 1)[0], 3, 'frame 0 is prefixed after the prefix changed');
+    },
+  },
+  {
     id: 'logical/dat/large-frames-not-prefixed',
     topic: 'dat',
     title: 'frame addresses from large-frame entries are absolute: no prefixing',
