@@ -2,10 +2,12 @@
 // line, a summary by topic, JSON and JUnit reports, and a non-zero exit on any failure.
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { openBackend, type Backend } from '../api/backend.js';
 import { KERNEL_PROFILES, type KernelProfile } from '../contract.js';
 import { ALL_CASES, runCases, selectCases } from '../conformance/index.js';
-import type { CaseResult } from '../conformance/types.js';
+import type { CaseResult, ConformanceCase } from '../conformance/types.js';
 import { seconds, table, UsageError } from './format.js';
 import { junitXml, type JUnitRun } from './junit.js';
 
@@ -15,6 +17,26 @@ export interface ConformanceOptions {
   filter?: string;
   json?: string;
   junit?: string;
+  /** An ES module exporting `cases`: more conformance cases, run after the library's. */
+  casesModule?: string;
+}
+
+async function loadCases(file: string): Promise<ConformanceCase[]> {
+  let mod: { cases?: unknown; default?: unknown };
+  try {
+    mod = (await import(pathToFileURL(path.resolve(file)).href)) as typeof mod;
+  } catch (err) {
+    throw new UsageError(`--cases-module ${file}: ${(err as Error).message}`);
+  }
+  const cases = mod.cases ?? mod.default;
+  const valid = (c: unknown): c is ConformanceCase => {
+    const x = c as Partial<ConformanceCase> | null;
+    return !!x && typeof x.id === 'string' && typeof x.topic === 'string' && typeof x.title === 'string' && typeof x.run === 'function';
+  };
+  if (!Array.isArray(cases) || !cases.every(valid)) {
+    throw new UsageError(`--cases-module ${file}: must export "cases", an array of { id, topic, title, source, run(ctx) }`);
+  }
+  return cases;
 }
 
 interface Run {
@@ -80,8 +102,9 @@ function summaryRows(results: readonly CaseResult[]): (string | number)[][] {
 
 export async function conformanceCommand(opts: ConformanceOptions): Promise<number> {
   const profiles = profilesOf(opts.profile, opts.backend);
-  const selected = selectCases(ALL_CASES, opts.filter);
-  if (selected.length === 0) throw new UsageError(`--filter "${opts.filter}" matches none of the ${ALL_CASES.length} cases`);
+  const cases = opts.casesModule ? [...ALL_CASES, ...(await loadCases(opts.casesModule))] : ALL_CASES;
+  const selected = selectCases(cases, opts.filter);
+  if (selected.length === 0) throw new UsageError(`--filter "${opts.filter}" matches none of the ${cases.length} cases`);
   const runs: Run[] = [];
   const progress = new Progress();
   for (const profile of profiles) {
@@ -90,7 +113,7 @@ export async function conformanceCommand(opts: ConformanceOptions): Promise<numb
     const started = new Date();
     const t0 = performance.now();
     try {
-      const results = await runCases(backend, ALL_CASES, {
+      const results = await runCases(backend, cases, {
         filter: opts.filter,
         onResult: (r, i, total) => progress.update(label, r, i, total),
       });
@@ -104,7 +127,7 @@ export async function conformanceCommand(opts: ConformanceOptions): Promise<numb
   const out: string[] = [];
   for (const run of runs) {
     out.push(`Conformance on ${run.label} (${run.reason}); host Linux ${os.release()} ${process.arch}`);
-    if (opts.filter) out.push(`Filter "${opts.filter}": ${run.results.length} of ${ALL_CASES.length} cases`);
+    if (opts.filter) out.push(`Filter "${opts.filter}": ${run.results.length} of ${cases.length} cases`);
     out.push('');
     out.push(table(['topic', 'cases', 'passed', 'failed', 'skipped', 'seconds'], summaryRows(run.results)));
     const failed = run.results.filter((r) => r.status === 'failed');

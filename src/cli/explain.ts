@@ -80,7 +80,7 @@ export function explain(opts: ExplainOptions): { lines: string[]; json: Record<s
   lines.push(
     allowed
       ? 'Result: allowed by key-controlled protection'
-      : `Result: refused — PGM_PROTECTION (${hex(PGM.PROTECTION)}), key-controlled protection (TEID bit 60 set when injected)`,
+      : `Result: refused — PGM_PROTECTION (0x${PGM.PROTECTION.toString(16).padStart(2, '0')}), key-controlled protection${absolute ? '' : ' (TEID bit 60 set when injected)'}`,
   );
   const lapLow = (ea0: bigint) => (ea0 & ~0x11ffn) === 0n;
   if (!absolute && mode === 'store' && lapBit && !privateSpace && fragments.some((f) => lapLow(f.address))) {

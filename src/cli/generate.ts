@@ -68,7 +68,7 @@ function storageKeyByte(g: Gen): number {
     [2, () => 9],
   ]);
   let k = (acc << 4) | (g.chance(0.5) ? 0x08 : 0) | (g.chance(0.2) ? 0x04 : 0) | (g.chance(0.2) ? 0x02 : 0);
-  if (g.chance(0.04)) k |= 0x01; // reserved bit: SET_SKEYS refuses it (§9)
+  if (g.chance(0.015)) k |= 0x01; // reserved bit: SET_SKEYS refuses it (§9)
   return k;
 }
 
@@ -133,7 +133,7 @@ function absoluteStep(g: Gen, w: World, vm: number): Step {
   if (g.chance(0.04)) flags |= BigInt(MEMOP_F.INJECT_EXCEPTION); // not allowed on the vm fd
   if (g.chance(0.02)) flags |= 0x80n;
   const key = keyed ? accessKey(g) : g.chance(0.8) ? 0 : g.int(1, 15); // the key byte is ignored without the flag
-  const buf = checkOnly ? (g.chance(0.7) ? null : g.pattern(size)) : g.chance(0.12) ? null : g.pattern(size);
+  const buf = checkOnly ? (g.chance(0.7) ? null : g.pattern(size)) : g.chance(0.2) ? null : g.pattern(size);
   return { do: 'vm.memop', vm, desc: memopSpec(g, op, absoluteAddress(g, w), size, flags, key, 0, buf) };
 }
 

@@ -44,6 +44,7 @@ interface ConformanceCli {
   filter?: string;
   json?: string;
   junit?: string;
+  casesModule?: string;
   differential?: boolean;
   seed?: string;
   count: string;
@@ -137,6 +138,7 @@ export function buildProgram(): Command {
     .option('--filter <text>', 'only cases whose id, topic or title contains this text')
     .option('--json <file>', 'write results as JSON (- for stdout)')
     .option('--junit <file>', 'write JUnit XML for CI')
+    .option('--cases-module <file>', 'also run the cases exported as `cases` by this ES module (your own conformance cases)')
     .option('--differential', 'compare two backends on random scenarios instead of running the cases')
     .option('--seed <n>', 'differential: seed of the scenario generator (default: time based, printed)')
     .option('--count <n>', 'differential: number of scenarios', '200')
@@ -159,7 +161,7 @@ Examples:
         process.exitCode = differential(o);
         return;
       }
-      process.exitCode = await conformanceCommand({ backend: o.backend ?? 'emulated', profile: o.profile, filter: o.filter, json: o.json, junit: o.junit });
+      process.exitCode = await conformanceCommand({ backend: o.backend ?? 'emulated', profile: o.profile, filter: o.filter, json: o.json, junit: o.junit, casesModule: o.casesModule });
     });
 
   program

@@ -139,7 +139,8 @@ export function probeCommand(opts: ProbeOptions): number {
     }
     const lines: string[] = [];
     lines.push(`Backend:        ${backend.kind}${backend.kind === 'emulated' ? ` (profile ${backend.profile})` : ''}`);
-    lines.push(`  why:          ${backend.reason}`);
+    const why = backend.kind === 'emulated' && problem && opts.backend === 'auto' ? 'real KVM is unusable on this host (see below); the emulated backend works on any machine' : backend.reason;
+    lines.push(`  why:          ${why}`);
     lines.push(`Host:           Linux ${host.kernelRelease}, ${host.arch}, Node ${host.node}`);
     if (kvmUsable) {
       lines.push('Real KVM:       usable (opened /dev/kvm and created a VM)');
