@@ -139,7 +139,8 @@ export async function conformanceCommand(opts: ConformanceOptions): Promise<numb
     out.push(`Wall time: ${seconds(run.durationMs)}`);
     out.push('');
   }
-  process.stdout.write(out.join('\n'));
+  // With --json - the JSON owns stdout; the human summary moves to stderr.
+  (opts.json === '-' ? process.stderr : process.stdout).write(out.join('\n'));
 
   if (opts.json) {
     const doc = {

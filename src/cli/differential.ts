@@ -327,6 +327,14 @@ export function chooseSides(backend: 'auto' | 'kvm' | 'emulated', profiles: read
   if (backend !== 'emulated') {
     try {
       const real = makeSide('kvm', 'newest', true);
+      try {
+        // KVM that opens but cannot create a VM (PGSTE) would disagree on every scenario.
+        const b = real.acquire();
+        b.createVm({ memorySize: 1 << 20 }).close();
+      } catch (err) {
+        real.close();
+        throw err;
+      }
       return [real, makeSide('emulated', real.profile, true)];
     } catch (err) {
       if (backend === 'kvm' || !(err instanceof KvmError)) throw err;

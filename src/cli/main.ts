@@ -83,7 +83,7 @@ function differential(o: ConformanceCli): number {
     summary.disagreements.forEach((d, i) => text.push(formatDisagreement(d, sides, i + 1), ''));
     text.push(formatSummary(summary, sides));
     if (summary.disagreements.length) text.push(`Reproducers: ${outDir}/`);
-    process.stdout.write(text.join('\n') + '\n');
+    (o.json === '-' ? process.stderr : process.stdout).write(text.join('\n') + '\n');
     if (o.json) {
       const doc = {
         format: 'kvm-s390-differential-summary/1',
