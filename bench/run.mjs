@@ -1,0 +1,268 @@
+// npm run bench: the issue-6 benchmark table. Figures are medians of interleaved batches and
+// every ratio is against a baseline measured in the same run (bench/measure.mjs). Runs on the
+// built library (dist/), as users get it. Writes bench/results.json.
+//
+// ratio = time per op / time per baseline op (1.0 = as fast as the baseline; 2.0 = twice the
+// time). For bandwidth goals: bandwidth % = 100 / ratio.
+import { spawnSync } from 'node:child_process';
+import { openSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { KvmError, MEMOP, MEMOP_F, PageTableBuilder, openBackend } from '../dist/index.js';
+import { Vm } from '../dist/api/vm.js';
+import { checkMemOpDesc } from '../dist/api/arguments.js';
+import { vmHandleOverFd } from '../dist/kvm/backend.js';
+import { loadAddon } from '../dist/kvm/loader.js';
+import { SETTINGS, median, timeOne, timePair } from './measure.mjs';
+
+const KiB = 1024;
+const rows = [];
+const goals = [];
+const quick = process.env.BENCH_QUICK === '1';
+
+function row(r) {
+  rows.push(r);
+  const fmt = (x, d = 0) => (x === undefined || x === null ? '' : typeof x === 'number' ? x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : String(x));
+  process.stderr.write(`  ${r.op} ${r.size ?? ''} ${fmt(r.opsPerSec)} ops/s ${r.ratio === undefined ? '' : `ratio ${fmt(r.ratio, 2)}`} ${r.note ?? ''}\n`);
+}
+
+function goal(name, met, measured) {
+  goals.push({ goal: name, met, measured });
+}
+
+/** Baseline of the copy rows: the same bytes between two ArrayBuffers, in a JS function call. */
+function copyBaseline(dst, src) {
+  dst.set(src);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Emulated absolute read/write with key checking.
+{
+  const backend = openBackend({ kind: 'emulated' });
+  const vm = backend.createVm({ memorySize: 64n << 20n });
+  const base = 0x100000n; // 1 MiB: 64 KiB of pages, all written (allocated) and keyed ACC 3
+  vm.write(base, new Uint8Array(64 * KiB).fill(0x5a));
+  vm.setStorageKeys(Number(base >> 12n), new Uint8Array(16).fill(0x30));
+  for (const size of [8, 256, 4 * KiB, 64 * KiB]) {
+    for (const op of ['ABSOLUTE_READ', 'ABSOLUTE_WRITE']) {
+      const buf = new Uint8Array(size).fill(0x11);
+      // One descriptor object, reused: the caller's cheapest correct use of the API.
+      const desc = { op: MEMOP[op], gaddr: base, size, buf, flags: MEMOP_F.SKEY_PROTECTION, key: 3 };
+      if (vm.memop(desc) !== 0) throw new Error(`${op} ${size} failed`);
+      const src = new Uint8Array(new ArrayBuffer(size)).fill(1);
+      const dst = new Uint8Array(new ArrayBuffer(size));
+      const { ns, baseNs } = timePair(() => vm.memop(desc), () => copyBaseline(dst, src));
+      const ratio = ns / baseNs;
+      row({ group: 'absolute', op: `emulated ${op} (key 3 vs ACC 3)`, size, opsPerSec: 1e9 / ns, mbPerSec: (size / ns) * 1e3, nsPerOp: ns, baseline: 'Uint8Array.prototype.set between two ArrayBuffers', baselineNsPerOp: baseNs, baselineMbPerSec: (size / baseNs) * 1e3, ratio });
+      if (size === 4 * KiB) goal(`${op} 4 KiB ≤ 3× the copy baseline`, ratio <= 3, `${ratio.toFixed(2)}×`);
+      if (size === 64 * KiB) goal(`${op} 64 KiB ≥ 70 % of the copy baseline's bandwidth`, 1 / ratio >= 0.7, `${(100 / ratio).toFixed(0)} %`);
+    }
+  }
+  vm.close();
+  backend.close();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Emulated logical read 4 KiB: five-level (region-first) DAT walk, and DAT off.
+{
+  const backend = openBackend({ kind: 'emulated' });
+  const vm = backend.createVm({ memorySize: 64n << 20n });
+  const vcpu = vm.createVcpu(0);
+  const virt = 0x7f0000000000n;
+  const frames = 0x200000n;
+  const pages = 64;
+  const tables = new PageTableBuilder(vm, { tableArea: { start: 0x1000000n, end: 0x1400000n }, top: 'region-first' }).map(virt, pages * 4 * KiB, frames);
+  for (let i = 0; i < pages; i++) vm.write(frames + BigInt(i * 4 * KiB), new Uint8Array(4 * KiB).fill(0x77));
+  const cr = new Array(16).fill(0n);
+  cr[0] = 0x00800000n; // EDAT-1 on, no LAP
+  cr[1] = tables.asce;
+  const size = 4 * KiB;
+  const buf = new Uint8Array(size);
+  const src = new Uint8Array(new ArrayBuffer(size)).fill(1);
+  const dst = new Uint8Array(new ArrayBuffer(size));
+  const cases = [
+    { name: 'region-first DAT walk, same page', mask: 0x0400000180000000n, gaddrs: [virt] },
+    { name: `region-first DAT walk, ${pages} pages in turn`, mask: 0x0400000180000000n, gaddrs: Array.from({ length: pages }, (_, i) => virt + BigInt(i * size)) },
+    { name: 'DAT off (real = absolute above the prefix area)', mask: 0x0000000180000000n, gaddrs: [frames] },
+  ];
+  for (const c of cases) {
+    vcpu.setState({ psw: { mask: c.mask, addr: 0n }, cr });
+    const desc = { op: MEMOP.LOGICAL_READ, gaddr: c.gaddrs[0], size, buf };
+    for (const g of c.gaddrs) {
+      desc.gaddr = g;
+      if (vcpu.memop(desc) !== 0 || buf[0] !== 0x77) throw new Error(`LOGICAL_READ ${c.name} failed`);
+    }
+    let i = 0;
+    const n = c.gaddrs.length;
+    const gaddrs = c.gaddrs;
+    const fn = n === 1 ? () => vcpu.memop(desc) : () => { desc.gaddr = gaddrs[i++ % n]; return vcpu.memop(desc); };
+    const { ns, baseNs } = timePair(fn, () => copyBaseline(dst, src));
+    const ratio = ns / baseNs;
+    row({ group: 'logical', op: `emulated LOGICAL_READ, ${c.name}`, size, opsPerSec: 1e9 / ns, mbPerSec: (size / ns) * 1e3, nsPerOp: ns, baseline: 'Uint8Array.prototype.set between two ArrayBuffers', baselineNsPerOp: baseNs, ratio });
+    goal(`LOGICAL_READ 4 KiB, ${c.name}: ≤ 5× the copy baseline`, ratio <= 5, `${ratio.toFixed(2)}×`);
+  }
+  vcpu.close();
+  vm.close();
+  backend.close();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Emulated cmpxchg 8 and 16 bytes (with key checking; every exchange succeeds).
+{
+  const backend = openBackend({ kind: 'emulated' });
+  const vm = backend.createVm({ memorySize: 16n << 20n });
+  vm.setStorageKeys(0, new Uint8Array(16).fill(0x30));
+  vm.write(0x1000n, new Uint8Array(16).fill(0x42));
+  for (const size of [8, 16]) {
+    const old = new Uint8Array(size).fill(0x42);
+    const neu = new Uint8Array(size).fill(0x42);
+    const desc = { op: MEMOP.ABSOLUTE_CMPXCHG, gaddr: 0x1000n, size, buf: neu, old, flags: MEMOP_F.SKEY_PROTECTION, key: 3 };
+    if (vm.memop(desc) !== 0) throw new Error('cmpxchg failed');
+    const { ns } = timeOne(() => vm.memop(desc));
+    if (old[0] !== 0x42) throw new Error('cmpxchg did not exchange');
+    row({ group: 'cmpxchg', op: 'emulated ABSOLUTE_CMPXCHG (key 3, exchanged)', size, opsPerSec: 1e9 / ns, nsPerOp: ns });
+    goal(`ABSOLUTE_CMPXCHG ${size} B ≥ 2 M ops/s`, 1e9 / ns >= 2e6, `${(1e9 / ns / 1e6).toFixed(2)} M ops/s`);
+  }
+  vm.close();
+  backend.close();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage keys: 1,048,576 keys at once (4 GiB of guest), baseline: copying 1 MiB.
+{
+  const backend = openBackend({ kind: 'emulated' });
+  const vm = backend.createVm({ memorySize: 4n << 30n });
+  const count = 1_048_576;
+  const keys = new Uint8Array(count);
+  for (let i = 0; i < count; i++) keys[i] = (i & 0xf) << 4;
+  const src = new Uint8Array(new ArrayBuffer(count)).fill(1);
+  const dst = new Uint8Array(new ArrayBuffer(count));
+  const opts = { batchMs: 60, runs: 7, warmup: 2 };
+  {
+    const { ns, baseNs } = timePair(() => vm.setStorageKeys(0, keys), () => copyBaseline(dst, src), opts);
+    row({ group: 'skeys', op: 'emulated setStorageKeys', size: count, opsPerSec: 1e9 / ns, mbPerSec: (count / ns) * 1e3, nsPerOp: ns, baseline: 'copy 1 MiB with Uint8Array.prototype.set', baselineNsPerOp: baseNs, ratio: ns / baseNs, note: `${(ns / 1e6).toFixed(2)} ms per call` });
+  }
+  {
+    const got = vm.getStorageKeys(0, count);
+    if (got === null || got[17] !== keys[17]) throw new Error('getStorageKeys mismatch');
+    const { ns, baseNs } = timePair(() => vm.getStorageKeys(0, count), () => copyBaseline(dst, src), opts);
+    row({ group: 'skeys', op: 'emulated getStorageKeys (allocates the result)', size: count, opsPerSec: 1e9 / ns, mbPerSec: (count / ns) * 1e3, nsPerOp: ns, baseline: 'copy 1 MiB with Uint8Array.prototype.set', baselineNsPerOp: baseNs, ratio: ns / baseNs, note: `${(ns / 1e6).toFixed(2)} ms per call` });
+  }
+  vm.close();
+  backend.close();
+}
+
+// ---------------------------------------------------------------------------------------------
+// createVm of a 1 TiB guest, RSS untouched and after touching 1 % of its pages (child process).
+{
+  const child = fileURLToPath(new URL('./rss-child.mjs', import.meta.url));
+  const fraction = quick ? 0.001 : Number(process.env.BENCH_TOUCH_FRACTION ?? 0.01);
+  process.stderr.write(`  createVm 1 TiB: child process, touching ${fraction * 100} % of the pages (slow: first-touch page faults)…\n`);
+  const r = spawnSync(process.execPath, ['--expose-gc', child], { env: { ...process.env, BENCH_TOUCH_FRACTION: String(fraction) }, encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw new Error(`rss child failed: ${r.stderr}`);
+  const m = JSON.parse(r.stdout.trim());
+  const vmUntouched = m.rssUntouched - m.rssBefore;
+  const touchedCost = (m.rssTouched - m.rssUntouched) / m.touchedBytes;
+  row({ group: 'memory', op: 'emulated createVm 1 TiB', size: m.memorySize, nsPerOp: m.createNs, opsPerSec: 1e9 / m.createNs, note: `${(m.createNs / 1e3).toFixed(0)} µs; RSS ${(m.rssBefore / 2 ** 20).toFixed(1)} MiB before, ${(m.rssUntouched / 2 ** 20).toFixed(1)} MiB after (+${(vmUntouched / 2 ** 20).toFixed(2)} MiB)`, rss: m });
+  row({ group: 'memory', op: `touch ${fraction * 100} % of a 1 TiB guest (1-byte write per touched page)`, size: m.touchedBytes, nsPerOp: m.touchNs / m.touchedPages, opsPerSec: (1e9 * m.touchedPages) / m.touchNs, ratio: touchedCost, note: `${m.touchedPages} pages = ${(m.touchedBytes / 2 ** 30).toFixed(2)} GiB; RSS +${((m.rssTouched - m.rssUntouched) / 2 ** 30).toFixed(2)} GiB = ${touchedCost.toFixed(3)}× the touched size` });
+  goal('1 TiB guest < 64 MiB RSS until touched (whole process RSS)', m.rssUntouched < 64 * 2 ** 20, `${(m.rssUntouched / 2 ** 20).toFixed(1)} MiB (the VM itself +${(vmUntouched / 2 ** 20).toFixed(2)} MiB)`);
+  goal('touched memory ≤ 1.1× its size', touchedCost <= 1.1, `${touchedCost.toFixed(3)}×`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Native path on a non-KVM fd (/dev/null → ENOTTY): public vm.memop vs the same ioctl in C.
+{
+  let addon;
+  let skip;
+  try {
+    addon = loadAddon();
+  } catch (err) {
+    skip = `skipped: addon not built (${String(err.message).split('\n')[1] ?? err.message})`;
+  }
+  if (skip) {
+    row({ group: 'native', op: 'native vm.memop vs C loop', note: skip });
+    goal('native vm.memop ≤ 1.1× the C loop', null, skip);
+  } else {
+    const fd = openSync('/dev/null', 'r');
+    const handle = vmHandleOverFd(fd);
+    const vm = new Vm(handle);
+    const buf = new Uint8Array(8);
+    const desc = { op: MEMOP.ABSOLUTE_READ, gaddr: 0x1000n, size: 8, buf, flags: MEMOP_F.SKEY_PROTECTION, key: 3 };
+    const req = checkMemOpDesc(desc);
+    const raw = new Uint8Array(64);
+    new DataView(raw.buffer).setUint32(16, 8, true);
+    new DataView(raw.buffer).setUint32(20, MEMOP.ABSOLUTE_READ, true);
+    const ENOTTY = 25;
+    if (addon.memop(fd, raw, buf, null) !== -ENOTTY) throw new Error('expected -ENOTTY from /dev/null');
+    // The C loop, in batches like the JS rows.
+    const iterations = 200_000;
+    addon.memopLoop(fd, raw, buf, null, iterations);
+    const cSamples = [];
+    for (let i = 0; i < SETTINGS.runs; i++) {
+      const [ns, last] = addon.memopLoop(fd, raw, buf, null, iterations);
+      if (last !== -ENOTTY) throw new Error('C loop: expected -ENOTTY');
+      cSamples.push(Number(ns) / iterations);
+    }
+    const cNs = median(cSamples);
+    row({ group: 'native', op: 'ioctl(KVM_S390_MEM_OP) in a C loop inside the addon (ENOTTY)', size: 8, nsPerOp: cNs, opsPerSec: 1e9 / cNs, ratio: 1, note: 'baseline' });
+    const addonDirect = timeOne(() => addon.memop(fd, raw, buf, null)).ns;
+    row({ group: 'native', op: 'addon.memop(fd, filled desc, buf, old) from JS', size: 8, nsPerOp: addonDirect, opsPerSec: 1e9 / addonDirect, ratio: addonDirect / cNs, note: `+${(addonDirect - cNs).toFixed(0)} ns` });
+    const handlePath = timeOne(() => handle.memop(req)).ns;
+    row({ group: 'native', op: 'kvm VmHandle.memop(request): descriptor fill + addon', size: 8, nsPerOp: handlePath, opsPerSec: 1e9 / handlePath, ratio: handlePath / cNs, note: `+${(handlePath - cNs).toFixed(0)} ns` });
+    const publicFn = () => {
+      try {
+        vm.memop(desc);
+      } catch (err) {
+        if (err.errno !== ENOTTY) throw err;
+      }
+    };
+    const publicPath = timeOne(publicFn).ns;
+    row({ group: 'native', op: 'public vm.memop(desc), ENOTTY thrown as KvmError and caught', size: 8, nsPerOp: publicPath, opsPerSec: 1e9 / publicPath, ratio: publicPath / cNs, note: `+${(publicPath - cNs).toFixed(0)} ns` });
+    const throwCost = timeOne(() => {
+      try {
+        throw new KvmError(ENOTTY, 'KVM_S390_MEM_OP');
+      } catch (err) {
+        if (err.errno !== ENOTTY) throw err;
+      }
+    }).ns;
+    const publicNoThrow = publicPath - throwCost;
+    row({ group: 'native', op: '  of which: new KvmError + throw/catch (a successful memop never pays it)', nsPerOp: throwCost, opsPerSec: 1e9 / throwCost });
+    row({ group: 'native', op: 'public vm.memop(desc) without the error (derived: row above subtracted)', size: 8, nsPerOp: publicNoThrow, opsPerSec: 1e9 / publicNoThrow, ratio: publicNoThrow / cNs, note: `+${(publicNoThrow - cNs).toFixed(0)} ns` });
+    goal('native public vm.memop ≤ 1.1× the C loop (excluding the ENOTTY error object)', publicNoThrow / cNs <= 1.1, `${(publicNoThrow / cNs).toFixed(2)}× (+${(publicNoThrow - cNs).toFixed(0)} ns); with the thrown KvmError ${(publicPath / cNs).toFixed(2)}×`);
+    goal('native contract path (descriptor fill + addon) ≤ 1.1× the C loop', handlePath / cNs <= 1.1, `${(handlePath / cNs).toFixed(2)}× (+${(handlePath - cNs).toFixed(0)} ns)`);
+    vm.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+function fmt(x, digits = 0) {
+  if (x === undefined || x === null || Number.isNaN(x)) return '';
+  return x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+function fmtSize(n) {
+  if (n === undefined) return '';
+  if (n >= 2 ** 40 && n % 2 ** 40 === 0) return `${n / 2 ** 40} TiB`;
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
+  if (n >= 1 << 20 && n % (1 << 20) === 0) return `${n / (1 << 20)} MiB`;
+  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
+  if (n === 1_048_576) return '1 Mi keys';
+  return `${n} B`;
+}
+
+const table = [['op', 'size', 'ops/s', 'MB/s', 'ns/op', 'ratio', 'note']];
+for (const r of rows) {
+  const size = r.group === 'skeys' ? `${fmt(r.size)} keys` : fmtSize(r.size);
+  table.push([r.op, size, fmt(r.opsPerSec), fmt(r.mbPerSec), fmt(r.nsPerOp, r.nsPerOp < 100 ? 1 : 0), r.ratio === undefined ? '' : `${fmt(r.ratio, 2)}×`, r.note ?? (r.baselineNsPerOp ? `baseline ${fmt(r.baselineNsPerOp, 1)} ns` : '')]);
+}
+const widths = table[0].map((_, c) => Math.max(...table.map((t) => t[c].length)));
+const line = (t) => t.map((cell, c) => (c === 0 || c === 6 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
+console.log(`\nkvm-s390 benchmarks — node ${process.version}, ${process.arch}; medians of ${SETTINGS.runs} batches of ~${SETTINGS.batchMs} ms after ${SETTINGS.warmup} warm-up batches`);
+console.log('ratio = time per op / time per baseline op, both measured in this run (copy rows: Uint8Array.prototype.set between two ArrayBuffers in a JS function call)\n');
+console.log(line(table[0]));
+console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+for (const t of table.slice(1)) console.log(line(t));
+console.log('\nGoals:');
+for (const g of goals) console.log(`  ${g.met === null ? 'SKIP' : g.met ? 'met ' : 'MISS'}  ${g.goal}: ${g.measured}`);
+
+const out = fileURLToPath(new URL('./results.json', import.meta.url));
+writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, arch: process.arch, settings: SETTINGS, rows, goals }, null, 2) + '\n');
+console.log(`\nwritten: ${out}`);
