@@ -8,7 +8,7 @@ const now = () => process.hrtime.bigint();
  * A fresh batch loop per benchmark (new Function): each one has its own call site and
  * feedback vector, so one benchmark's closure cannot make another's call site polymorphic.
  */
-function makeLoop() {
+export function makeLoop() {
   // eslint-disable-next-line no-new-func
   return new Function('fn', 'n', 'now', 'const t0 = now(); for (let i = 0; i < n; i++) fn(); return Number(now() - t0);');
 }
