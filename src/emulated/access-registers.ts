@@ -17,6 +17,11 @@ export interface ArContext {
   /** CR2, CR5, CR7, CR8 low words and CR1/CR7 as halves. */
   cr: readonly bigint[];
   acrs: readonly number[];
+  /**
+   * What a table read outside guest memory returns: PGM_ADDRESSING, or -EFAULT on kernels whose
+   * read_guest_real still went through kvm_read_guest (see profiles.ts).
+   */
+  outsideMemory: number;
 }
 
 const words = new Uint32Array(2);
@@ -42,7 +47,7 @@ function setAsce(out: ArTranslation, value: bigint): number {
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
-/** Returns 0 with the ASCE of access register `ar`'s space in `out`, or a program code. */
+/** Returns 0 with the ASCE of access register `ar`'s space in `out`, a program code, or -errno. */
 export function translateAccessRegister(c: ArContext, ar: number, isStore: boolean, out: ArTranslation): number {
   const alet = c.acrs[ar]! >>> 0;
   if (ar === 0 || alet === 0) return setAsce(out, c.cr[1]!);
@@ -52,21 +57,21 @@ export function translateAccessRegister(c: ArContext, ar: number, isStore: boole
   const alesn = (alet >>> 16) & 0xff;
   const alen = alet & 0xffff;
   const aldOrigin = lowWord(privateList ? c.cr[5]! : c.cr[2]!) & 0x7fffffc0;
-  if (!inMemory(c, aldOrigin + 16, 4)) return fail(out, PGM.ADDRESSING, `access-list designation at real ${hex(aldOrigin + 16)} is outside guest memory`);
+  if (!inMemory(c, aldOrigin + 16, 4)) return fail(out, c.outsideMemory, `access-list designation at real ${hex(aldOrigin + 16)} is outside guest memory`);
   const ald = readRealU32(c, aldOrigin + 16);
   const alo = (ald >>> 7) & 0xffffff;
   const all = ald & 0x7f;
   if (alen / 8 > all) return fail(out, PGM.ALEN_TRANSLATION, `ALEN ${alen} is beyond the access-list length ${all}`);
   if (0x7fffffff - alo * 128 < alen * 16) return fail(out, PGM.ADDRESSING, 'the access-list entry address exceeds 2^31');
   const aleReal = alo * 128 + alen * 16;
-  if (!inMemory(c, aleReal, 16)) return fail(out, PGM.ADDRESSING, `access-list entry at real ${hex(aleReal)} is outside guest memory`);
+  if (!inMemory(c, aleReal, 16)) return fail(out, c.outsideMemory, `access-list entry at real ${hex(aleReal)} is outside guest memory`);
   const ale0 = readRealU32(c, aleReal);
   const ale2 = readRealU32(c, aleReal + 8);
   const ale3 = readRealU32(c, aleReal + 12);
   if ((ale0 & 0x80000000) !== 0) return fail(out, PGM.ALEN_TRANSLATION, `access-list entry at real ${hex(aleReal)} is invalid`);
   if (((ale0 >>> 16) & 0xff) !== alesn) return fail(out, PGM.ALE_SEQUENCE, `ALE sequence number ${(ale0 >>> 16) & 0xff} differs from the ALET's ${alesn}`);
   const asteReal = ((ale2 >>> 6) & 0x1ffffff) * 64;
-  if (!inMemory(c, asteReal, 24)) return fail(out, PGM.ADDRESSING, `ASN-second-table entry at real ${hex(asteReal)} is outside guest memory`);
+  if (!inMemory(c, asteReal, 24)) return fail(out, c.outsideMemory, `ASN-second-table entry at real ${hex(asteReal)} is outside guest memory`);
   const aste0 = readRealU32(c, asteReal);
   const aste1 = readRealU32(c, asteReal + 4);
   if ((aste0 & 0x80000000) !== 0) return fail(out, PGM.ASTE_VALIDITY, `ASN-second-table entry at real ${hex(asteReal)} is invalid`);
@@ -78,7 +83,7 @@ export function translateAccessRegister(c: ArContext, ar: number, isStore: boole
       if (eax / 16 > atl) return fail(out, PGM.EXTENDED_AUTHORITY, `EAX ${eax} is beyond the authority-table length ${atl}`);
       const ato = (aste0 >>> 2) & 0x1fffffff;
       const byteReal = ato * 4 + Math.floor(eax / 4);
-      if (!inMemory(c, byteReal, 1)) return fail(out, PGM.ADDRESSING, `authority-table byte at real ${hex(byteReal)} is outside guest memory`);
+      if (!inMemory(c, byteReal, 1)) return fail(out, c.outsideMemory, `authority-table byte at real ${hex(byteReal)} is outside guest memory`);
       const authority = c.storage.readU8(realToAbsolute(byteReal, c.prefix));
       if ((authority & (0x40 >> ((eax & 3) * 2))) === 0) return fail(out, PGM.EXTENDED_AUTHORITY, `EAX ${eax} has no secondary authority for this private ALE`);
     }

@@ -5,7 +5,7 @@
 import { ERRNO, MEMOP, MEMOP_F, MEM_OP_MAX_SIZE, NUM_ACRS, PAGE_SIZE, PGM } from '../abi/constants.js';
 import { hasFlag, hasFlagsOutside } from '../abi/flags.js';
 import type { MemOpRequest } from '../contract.js';
-import { translateAccessRegister, type ArTranslation } from './access-registers.js';
+import { translateAccessRegister, type ArContext, type ArTranslation } from './access-registers.js';
 import {
   AS,
   addressSpaceControl,
@@ -55,6 +55,8 @@ interface Access {
   isStore: boolean;
   key: number;
   ar: number;
+  /** The exception access id the page walk reports (`ar`, or 0 in the pre-5.18 check-only walk). */
+  walkAccessId: number;
   mode: AddressingMode;
   asc: number;
   fetchOverride: boolean;
@@ -71,6 +73,7 @@ const access: Access = {
   isStore: false,
   key: 0,
   ar: 0,
+  walkAccessId: 0,
   mode: 24,
   asc: 0,
   fetchOverride: false,
@@ -85,6 +88,7 @@ const ga: Address64 = { hi: 0, lo: 0 };
 const translation: Translation = { abs: 0, datProtected: false, pageProtected: false, detail: '' };
 const arResult: ArTranslation = { asceHi: 0, asceLo: 0, detail: '' };
 const datFacilities = { edat1: false, edat2: false };
+const arScratch: ArContext = { storage: undefined as unknown as ArContext['storage'], prefix: 0, cr: [], acrs: [], outsideMemory: PGM.ADDRESSING };
 
 /** The kernel's argument checks (spec §4.1); returns -errno or the access key (≥ 0). */
 function validate(vcpu: EmulatedVcpu, req: MemOpRequest): number {
@@ -128,7 +132,13 @@ function run(vcpu: EmulatedVcpu, req: MemOpRequest, key: number, isStore: boolea
   a.mode = addressingMode(vcpu.pswHi, vcpu.pswLo);
   a.asc = addressSpaceControl(vcpu.pswHi);
   const inject = hasFlag(req.flags, MEMOP_F.INJECT_EXCEPTION);
+  const legacyCheck = checkOnly && vm.switches.legacyCheckOnly;
+  a.walkAccessId = legacyCheck ? 0 : req.ar;
   fromBigInt(req.gaddr, ga);
+  // check_gva_range hands the caller's address, not yet effective, to the ASCE selection, so an
+  // access-register exception of a check-only access names that address in its TEID.
+  const rawHi = ga.hi;
+  const rawLo = ga.lo;
   toEffective(ga, a.mode);
 
   // ASCE selection, once per memop (spec §8.3).
@@ -137,8 +147,12 @@ function run(vcpu: EmulatedVcpu, req: MemOpRequest, key: number, isStore: boolea
   let asceLo = ASCE_REAL;
   if (dat) {
     if (a.asc === AS.ACCESS_REGISTER) {
-      const code = translateAccessRegister({ storage: vm.storage, prefix: vcpu.prefix, cr: vcpu.cr, acrs: vcpu.ar }, req.ar, isStore, arResult);
-      if (code !== 0) return raise(a, inject, code, ga.hi, ga.lo, Protection.AccessList, false, arResult.detail);
+      const code = translateAccessRegister(arContext(vcpu), req.ar, isStore, arResult);
+      if (code < 0) return code;
+      if (code !== 0) {
+        const teidRaw = checkOnly && !legacyCheck;
+        return raise(a, inject, code, teidRaw ? rawHi : ga.hi, teidRaw ? rawLo : ga.lo, Protection.AccessList, false, arResult.detail, a.ar);
+      }
       asceHi = arResult.asceHi;
       asceLo = arResult.asceLo;
     } else {
@@ -165,19 +179,20 @@ function run(vcpu: EmulatedVcpu, req: MemOpRequest, key: number, isStore: boolea
     const len = Math.min(PAGE_SIZE - offset, remaining);
     toEffective(ga, a.mode);
     if (isStore && lap && ga.hi === 0 && (ga.lo & ~0x11ff) === 0) {
-      return raise(a, inject, PGM.PROTECTION, ga.hi, ga.lo, Protection.LowAddress, false, 'low-address protection (CR0 bit 35)');
+      return raise(a, inject, PGM.PROTECTION, ga.hi, ga.lo, Protection.LowAddress, false, 'low-address protection (CR0 bit 35)', a.walkAccessId);
     }
     let abs: number;
     if (dat) {
       const code = translate(vm.storage, asceHi, asceLo, ga, isStore, vcpu.prefix, facilities, translation);
-      if (code !== 0) {
-        return raise(a, inject, code, ga.hi, ga.lo, translation.datProtected ? Protection.Dat : Protection.None, false, translation.detail);
+      if (code !== 0 && !(legacyCheck && code === PGM.ADDRESSING && (asceLo & ASCE_REAL) !== 0)) {
+        return raise(a, inject, code, ga.hi, ga.lo, translation.datProtected ? Protection.Dat : Protection.None, false, translation.detail, a.walkAccessId);
       }
       abs = translation.abs;
     } else {
       abs = realToAbsolute(asNumber(ga.hi, ga.lo), vcpu.prefix);
-      if (!vm.storage.contains(abs)) {
-        return raise(a, inject, PGM.ADDRESSING, ga.hi, ga.lo, Protection.None, false, `its absolute address is outside guest memory (size 0x${vm.storage.size.toString(16)})`);
+      // Before 5.18 the check-only walk built this addressing exception with code 0: no failure.
+      if (!vm.storage.contains(abs) && !legacyCheck) {
+        return raise(a, inject, PGM.ADDRESSING, ga.hi, ga.lo, Protection.None, false, `its absolute address is outside guest memory (size 0x${vm.storage.size.toString(16)})`, a.walkAccessId);
       }
     }
     a.abs[n] = abs;
@@ -185,7 +200,7 @@ function run(vcpu: EmulatedVcpu, req: MemOpRequest, key: number, isStore: boolea
     a.effLo[n] = ga.lo;
     a.len[n] = len;
     if (keysChecked && !keyAllows(a, n)) {
-      return raise(a, inject, PGM.PROTECTION, ga.hi, ga.lo, Protection.Key, false, keyReason(a, n));
+      return raise(a, inject, PGM.PROTECTION, ga.hi, ga.lo, Protection.Key, false, keyReason(a, n), a.walkAccessId);
     }
     n++;
     advance(ga, len);
@@ -203,7 +218,7 @@ function storeFragments(a: Access, src: Uint8Array, inject: boolean): number {
   let done = 0;
   for (let i = 0; i < a.fragments; i++) {
     if (a.key !== 0 && !keyAllows(a, i)) {
-      return raise(a, inject, PGM.PROTECTION, a.effHi[i]!, a.effLo[i]!, Protection.Key, i > 0, keyReason(a, i));
+      return raise(a, inject, PGM.PROTECTION, a.effHi[i]!, a.effLo[i]!, Protection.Key, i > 0, keyReason(a, i), a.ar);
     }
     storage.writeWithinPage(a.abs[i]!, src, done, a.len[i]!);
     done += a.len[i]!;
@@ -215,7 +230,7 @@ function storeFragments(a: Access, src: Uint8Array, inject: boolean): number {
 function fetchFragments(a: Access, dst: Uint8Array | null, inject: boolean): number {
   if (a.key !== 0) {
     for (let i = 0; i < a.fragments; i++) {
-      if (!keyAllows(a, i)) return raise(a, inject, PGM.PROTECTION, a.effHi[i]!, a.effLo[i]!, Protection.Key, false, keyReason(a, i));
+      if (!keyAllows(a, i)) return raise(a, inject, PGM.PROTECTION, a.effHi[i]!, a.effLo[i]!, Protection.Key, false, keyReason(a, i), a.ar);
     }
   }
   if (dst === null) return 0;
@@ -263,11 +278,12 @@ function raise(
   protection: Protection,
   terminating: boolean,
   why: string,
+  ar: number,
 ): number {
   const vcpu = a.vcpu;
   const what = `${a.isStore ? 'store to' : 'fetch from'} ${formatAddress(hi, lo)}`;
   vcpu.vm.faults.fail(code, protection === Protection.Key ? why.replace(/^(fetch|store) with key (\d+) (from|to) /, `${what} with key $2: `) : `${what}: ${why}`);
-  if (inject) vcpu.pending = { code, teid: teidFor(a, code, hi, lo, protection, terminating), accessId: accessIdFor(a, code, protection) };
+  if (inject) vcpu.pending = { code, teid: teidFor(a, code, hi, lo, protection, terminating), accessId: accessIdFor(code, ar) };
   return code;
 }
 
@@ -276,8 +292,6 @@ function teidFor(a: Access, code: number, hi: number, lo: number, protection: Pr
     (BigInt(hi) << 32n) | BigInt((lo & ~0xfff) >>> 0) | (a.isStore ? FSI_STORE : FSI_FETCH) | BigInt(a.asc);
   switch (code) {
     case PGM.PROTECTION: {
-      const sw = a.vcpu.vm.switches;
-      if (!sw.protectionTeid && (protection === Protection.LowAddress || protection === Protection.Key)) return 0n;
       let bits = 0n;
       if (!terminating) {
         if (protection === Protection.LowAddress) bits = TEID_B56;
@@ -299,17 +313,24 @@ function teidFor(a: Access, code: number, hi: number, lo: number, protection: Pr
   }
 }
 
-function accessIdFor(a: Access, code: number, protection: Protection): number {
+/** trans_exc stores the access id only for protection, translation and AR exceptions. */
+function accessIdFor(code: number, ar: number): number {
   switch (code) {
     case PGM.ADDRESSING:
     case PGM.TRANSLATION_SPEC:
     case PGM.ALET_SPECIFICATION:
       return 0;
-    case PGM.PROTECTION: {
-      const codeOnly = !a.vcpu.vm.switches.protectionTeid && (protection === Protection.LowAddress || protection === Protection.Key);
-      return codeOnly ? 0 : a.ar;
-    }
     default:
-      return a.ar;
+      return ar;
   }
+}
+
+function arContext(vcpu: EmulatedVcpu): ArContext {
+  const c = arScratch;
+  c.storage = vcpu.vm.storage;
+  c.prefix = vcpu.prefix;
+  c.cr = vcpu.cr;
+  c.acrs = vcpu.ar;
+  c.outsideMemory = vcpu.vm.switches.arTablesFaultOutsideMemory ? -ERRNO.EFAULT : PGM.ADDRESSING;
+  return c;
 }

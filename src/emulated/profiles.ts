@@ -25,8 +25,20 @@ export interface ProfileSwitches {
   readonly cmpxchgNewestOrder: boolean;
   /** SET_SKEYS rejects a reserved bit in any byte before changing any key (§9). */
   readonly setSkeysCheckAllFirst: boolean;
-  /** LAP and key-protection exceptions carry a TEID (5.18+); before only the code. */
-  readonly protectionTeid: boolean;
+  /**
+   * Check-only logical accesses go page by page through the old guest_translate_address
+   * (gaccess.c before the 5.18 rewrite into guest_range_to_gpas): the exception access id of
+   * LAP and DAT exceptions is 0 instead of `ar`, and an addressing exception of a real
+   * translation (DAT off, or a real-space ASCE) is built with code 0, so the check passes.
+   */
+  readonly legacyCheckOnly: boolean;
+  /**
+   * A table of access-register translation (ALD, ALE, ASTE, authority table) outside guest
+   * memory makes the memop fail with -EFAULT: read_guest_real went to kvm_read_guest until
+   * "KVM: s390: gaccess: Check if guest address is in memslot" (6.12, also taken by stable
+   * trees) made access_guest_real answer PGM_ADDRESSING.
+   */
+  readonly arTablesFaultOutsideMemory: boolean;
   /**
    * "Uses storage keys" belongs to the host process (mm_uses_skeys(current->mm)), so one VM
    * enabling keys makes GET_SKEYS of every VM of that process return keys. The gmap rewrite
@@ -46,7 +58,8 @@ const NEWEST: ProfileSwitches = {
   absoluteCheckKeyZeroSkipsMemslot: false,
   cmpxchgNewestOrder: true,
   setSkeysCheckAllFirst: true,
-  protectionTeid: true,
+  legacyCheckOnly: false,
+  arTablesFaultOutsideMemory: false,
   keyUsePerProcess: false,
 };
 
@@ -65,6 +78,7 @@ const V5_18: ProfileSwitches = {
   memopExtension: 1,
   commonValidation: false,
   vmOpCheckedFirst: false,
+  arTablesFaultOutsideMemory: true,
 };
 
 const PRE_5_18: ProfileSwitches = {
@@ -72,7 +86,7 @@ const PRE_5_18: ProfileSwitches = {
   memopExtension: 0,
   vmMemop: false,
   logicalKeys: false,
-  protectionTeid: false,
+  legacyCheckOnly: true,
 };
 
 export const PROFILES: Readonly<Record<KernelProfile, ProfileSwitches>> = Object.freeze({

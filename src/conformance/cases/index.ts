@@ -6,6 +6,7 @@ import { storageKeyCases } from './storage-keys.js';
 import { apiCases } from './api.js';
 import { selftestVcpuCases } from './selftest-vcpu.js';
 import { logicalCases } from './logical.js';
+import { logicalHistoryCases } from './logical-history.js';
 
 export const ALL_CASES: readonly ConformanceCase[] = [
   ...absoluteCases,
@@ -13,5 +14,6 @@ export const ALL_CASES: readonly ConformanceCase[] = [
   ...storageKeyCases,
   ...selftestVcpuCases,
   ...logicalCases,
+  ...logicalHistoryCases,
   ...apiCases,
 ];
