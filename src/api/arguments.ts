@@ -6,7 +6,6 @@ import type { Flags64 } from '../abi/flags.js';
 import type { MemOpRequest } from '../contract.js';
 import { ArgumentRangeError, ArgumentTypeError } from '../errors.js';
 
-const U64_MAX = (1n << 64n) - 1n;
 const U32_MAX = 0xffff_ffff;
 
 function describe(value: unknown): string {
@@ -41,7 +40,8 @@ export const checkU32 = (value: unknown, name: string): number => checkInteger(v
 /** A u64 given as a bigint or a safe non-negative integer number; returned as a bigint. */
 export function checkU64(value: unknown, name: string): bigint {
   if (typeof value === 'bigint') {
-    if (value < 0n || value > U64_MAX) throw outOfRange(name, '>= 0n and < 2n ** 64n', value);
+    // The same test as 0n <= value < 2n ** 64n, in one BigInt operation instead of two compares.
+    if (BigInt.asUintN(64, value) !== value) throw outOfRange(name, '>= 0n and < 2n ** 64n', value);
     return value;
   }
   if (typeof value === 'number') {

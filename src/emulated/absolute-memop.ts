@@ -87,44 +87,39 @@ function absoluteAccess(m: AbsoluteMachine, req: MemOpRequest, key: number): num
   if (hasFlag(req.flags, MEMOP_F.CHECK_ONLY)) return checkAbsoluteRange(m, start, req.size, key, isStore);
   if (isStore && req.buf === null) return -ERRNO.EFAULT;
 
-  // A read has no side effect on the guest, so all fragments are checked before any byte
-  // reaches `buf`: a failed read leaves it untouched, exactly as the kernel's bounce buffer.
-  let abs = start;
-  let done = 0;
-  if (!isStore) {
-    while (done < req.size) {
-      const len = Math.min(PAGE_SIZE - (abs % PAGE_SIZE), req.size - done);
-      if (!storage.contains(abs)) return outsideMemory(m, abs, false);
-      if (key !== 0 && !keyAllowsAccess(keys.get(Math.floor(abs / PAGE_SIZE)), key, false)) {
-        return keyRefused(m, abs, key, false);
+  // The first fragment refused, as a fragment-by-fragment walk would find it: a fragment is
+  // outside memory when it starts at or after the memslot's end (after the first fragment,
+  // fragments start on page boundaries: the first outside one starts at memEnd), otherwise
+  // its page's key decides. A read has no side effect on the guest, so it copies
+  // only when none is refused: a failed read leaves `buf` untouched, exactly as the kernel's
+  // bounce buffer. A write stores the fragments before the refused one, as the kernel does.
+  // The copies go in runs of contiguous pages (storage.readRange/writeRange).
+  const memEnd = Math.ceil(storage.size / PAGE_SIZE) * PAGE_SIZE;
+  const end = start + req.size;
+  let okEnd = start;
+  let result = 0;
+  if (!storage.contains(start)) {
+    result = outsideMemory(m, start, isStore);
+  } else {
+    okEnd = Math.min(end, memEnd);
+    if (key !== 0) {
+      const refused = keys.firstRefused(Math.floor(start / PAGE_SIZE), Math.floor((okEnd - 1) / PAGE_SIZE) + 1, key, isStore);
+      if (refused >= 0) {
+        okEnd = Math.max(start, refused * PAGE_SIZE);
+        result = keyRefused(m, okEnd, key, isStore);
       }
-      abs += len;
-      done += len;
     }
+    if (result === 0 && okEnd < end) result = outsideMemory(m, okEnd, isStore);
+  }
+  const done = okEnd - start;
+  if (!isStore) {
+    if (result !== 0) return result;
     if (req.buf === null) return -ERRNO.EFAULT;
-    abs = start;
-    done = 0;
-    while (done < req.size) {
-      const len = Math.min(PAGE_SIZE - (abs % PAGE_SIZE), req.size - done);
-      storage.readWithinPage(abs, req.buf, done, len);
-      abs += len;
-      done += len;
-    }
+    storage.readRange(start, req.buf, 0, req.size);
     return 0;
   }
-  // A write stores fragment by fragment: a failure leaves the earlier fragments stored.
-  const src = req.buf!;
-  while (done < req.size) {
-    const len = Math.min(PAGE_SIZE - (abs % PAGE_SIZE), req.size - done);
-    if (!storage.contains(abs)) return outsideMemory(m, abs, true);
-    if (key !== 0 && !keyAllowsAccess(keys.get(Math.floor(abs / PAGE_SIZE)), key, true)) {
-      return keyRefused(m, abs, key, true);
-    }
-    storage.writeWithinPage(abs, src, done, len);
-    abs += len;
-    done += len;
-  }
-  return 0;
+  if (done > 0) storage.writeRange(start, req.buf!, 0, done);
+  return result;
 }
 
 /** CHECK_ONLY walk over absolute storage (spec §5.2, check_gpa_range). */

@@ -28,18 +28,26 @@ export function setStorageKeys(m: AbsoluteMachine, startGfn: bigint, keys: Uint8
   m.keys.usesKeys = true;
   const inMemory = keysInMemory(m, startGfn, count);
   const start = Number(startGfn);
+  // Keys are stored a chunk at a time; which prefix gets stored before an error, and which
+  // error wins, is the per-key order of each profile.
   if (m.switches.setSkeysCheckAllFirst) {
-    for (let i = 0; i < count; i++) if (keys[i]! & STORAGE_KEY.RESERVED) return -ERRNO.EINVAL;
-    for (let i = 0; i < count; i++) {
-      if (i >= inMemory) return -ERRNO.EFAULT;
-      m.keys.set(start + i, keys[i]!);
-    }
-    return 0;
+    // Every reserved bit is refused before any key changes; then keys are set in order
+    // until the first gfn outside memory.
+    if (firstReserved(keys, count) < count) return -ERRNO.EINVAL;
+    m.keys.writeFrom(start, inMemory < count ? keys.subarray(0, inMemory) : keys);
+    return inMemory < count ? -ERRNO.EFAULT : 0;
   }
-  for (let i = 0; i < count; i++) {
-    if (i >= inMemory) return -ERRNO.EFAULT;
-    if (keys[i]! & STORAGE_KEY.RESERVED) return -ERRNO.EINVAL;
-    m.keys.set(start + i, keys[i]!);
-  }
-  return 0;
+  // One key at a time: EFAULT at the first gfn outside memory, EINVAL at the first reserved bit.
+  const reserved = firstReserved(keys, inMemory);
+  const stored = Math.min(reserved, inMemory);
+  m.keys.writeFrom(start, keys.subarray(0, stored));
+  if (stored === count) return 0;
+  return stored === inMemory ? -ERRNO.EFAULT : -ERRNO.EINVAL;
 }
+
+/** Index of the first of keys[0..limit) with the reserved bit set, or `limit`. */
+function firstReserved(keys: Uint8Array, limit: number): number {
+  for (let i = 0; i < limit; i++) if (keys[i]! & STORAGE_KEY.RESERVED) return i;
+  return limit;
+}
+

@@ -7,20 +7,28 @@ const SLAB_PAGES = 256;
 const PAGE_MASK = PAGE_SIZE - 1;
 /** Direct-mapped cache of recently used pages (a DAT walk touches five table pages). */
 const CACHE_SLOTS = 64;
+/** Copies up to this many bytes with a loop: cheaper than making a view for TypedArray#set. */
+const SMALL_COPY = 32;
 
 export class AbsoluteStorage {
   /** Bytes in the memslot. */
   readonly size: number;
   readonly pageCount: number;
-  readonly #pages = new Map<number, Uint8Array>();
+  /**
+   * pfn → allocation index. Page number `i` in allocation order lives in slab
+   * `i / SLAB_PAGES` at slot `i % SLAB_PAGES`, so two guest pages lie next to each other in
+   * host memory exactly when their indexes follow each other inside one slab.
+   */
+  readonly #index = new Map<number, number>();
+  /** Allocation index → the page's bytes. */
+  readonly #views: Uint8Array[] = [];
+  readonly #slabs: ArrayBuffer[] = [];
   /** Bumped by every store, so caches derived from guest memory (translations) can tell. */
   generation = 0;
-  #slab: ArrayBuffer | null = null;
-  #slabUsed = SLAB_PAGES;
   // A page never moves once allocated, so a cached entry never goes stale; only allocated
   // pages are cached.
   readonly #cacheKeys = new Float64Array(CACHE_SLOTS).fill(-1);
-  readonly #cachePages: Array<Uint8Array | undefined> = new Array<Uint8Array | undefined>(CACHE_SLOTS).fill(undefined);
+  readonly #cacheIndex = new Int32Array(CACHE_SLOTS);
 
   constructor(size: number) {
     this.size = size;
@@ -34,24 +42,29 @@ export class AbsoluteStorage {
 
   /** Number of pages that hold data (for memory accounting). */
   get touchedPages(): number {
-    return this.#pages.size;
+    return this.#index.size;
   }
 
   /** Page numbers that hold data, for checks that nothing outside the memslot was written. */
   touchedPageNumbers(): IterableIterator<number> {
-    return this.#pages.keys();
+    return this.#index.keys();
+  }
+
+  /** The page's allocation index, or -1 when never written. */
+  #indexOf(pfn: number): number {
+    const slot = pfn & (CACHE_SLOTS - 1);
+    if (this.#cacheKeys[slot] === pfn) return this.#cacheIndex[slot]!;
+    const index = this.#index.get(pfn);
+    if (index === undefined) return -1;
+    this.#cacheKeys[slot] = pfn;
+    this.#cacheIndex[slot] = index;
+    return index;
   }
 
   /** The page's bytes, or undefined when never written. */
   #lookup(pfn: number): Uint8Array | undefined {
-    const slot = pfn & (CACHE_SLOTS - 1);
-    if (this.#cacheKeys[slot] === pfn) return this.#cachePages[slot];
-    const page = this.#pages.get(pfn);
-    if (page !== undefined) {
-      this.#cacheKeys[slot] = pfn;
-      this.#cachePages[slot] = page;
-    }
-    return page;
+    const index = this.#indexOf(pfn);
+    return index < 0 ? undefined : this.#views[index];
   }
 
   /** Copies `length` bytes at `abs` (within one page) into `dst` at `dstOffset`. */
@@ -62,6 +75,10 @@ export class AbsoluteStorage {
       return;
     }
     const off = abs % PAGE_SIZE;
+    if (length <= SMALL_COPY) {
+      for (let i = 0; i < length; i++) dst[dstOffset + i] = page[off + i]!;
+      return;
+    }
     dst.set(length === PAGE_SIZE ? page : page.subarray(off, off + length), dstOffset);
   }
 
@@ -69,7 +86,93 @@ export class AbsoluteStorage {
   writeWithinPage(abs: number, src: Uint8Array, srcOffset: number, length: number): void {
     this.generation++;
     const page = this.pageForWrite(Math.floor(abs / PAGE_SIZE));
-    page.set(src.subarray(srcOffset, srcOffset + length), abs % PAGE_SIZE);
+    const off = abs % PAGE_SIZE;
+    if (length <= SMALL_COPY) {
+      for (let i = 0; i < length; i++) page[off + i] = src[srcOffset + i]!;
+      return;
+    }
+    page.set(srcOffset === 0 && length === src.length ? src : src.subarray(srcOffset, srcOffset + length), off);
+  }
+
+  /**
+   * How many bytes from `abs` on (at most `length`; `index` is the allocated page that holds
+   * `abs`) lie contiguously in one slab: pages allocated one after the other (a guest written
+   * in address order) are copied with one call instead of one per page.
+   */
+  #run(index: number, abs: number, length: number): number {
+    let len = Math.min(PAGE_SIZE - (abs % PAGE_SIZE), length);
+    let pfn = Math.floor(abs / PAGE_SIZE) + 1;
+    let next = index + 1;
+    while (len < length && next % SLAB_PAGES !== 0 && this.#indexOf(pfn) === next) {
+      len = Math.min(len + PAGE_SIZE, length);
+      pfn++;
+      next++;
+    }
+    return len;
+  }
+
+  /** A view of `len` bytes from offset `off` of page `index` on, through its slab. */
+  #span(index: number, off: number, len: number): Uint8Array {
+    return new Uint8Array(this.#slabs[Math.floor(index / SLAB_PAGES)]!, (index % SLAB_PAGES) * PAGE_SIZE + off, len);
+  }
+
+  /**
+   * Copies `length` bytes at `abs` (any number of pages, all inside the memslot) into `dst`
+   * at `dstOffset`: the same bytes as readWithinPage fragment by fragment.
+   */
+  readRange(abs: number, dst: Uint8Array, dstOffset: number, length: number): void {
+    let done = 0;
+    while (done < length) {
+      const a = abs + done;
+      const index = this.#indexOf(Math.floor(a / PAGE_SIZE));
+      if (index < 0) {
+        const len = Math.min(PAGE_SIZE - (a % PAGE_SIZE), length - done);
+        dst.fill(0, dstOffset + done, dstOffset + done + len);
+        done += len;
+        continue;
+      }
+      const len = this.#run(index, a, length - done);
+      const off = a % PAGE_SIZE;
+      if (len <= SMALL_COPY) {
+        const page = this.#views[index]!;
+        const at = dstOffset + done;
+        for (let i = 0; i < len; i++) dst[at + i] = page[off + i]!;
+      } else if (len === PAGE_SIZE && off === 0) {
+        dst.set(this.#views[index]!, dstOffset + done);
+      } else {
+        dst.set(this.#span(index, off, len), dstOffset + done);
+      }
+      done += len;
+    }
+  }
+
+  /**
+   * Copies `length` bytes from `src` at `srcOffset` to `abs` (any number of pages, all inside
+   * the memslot), allocating pages on first use: the same as writeWithinPage per fragment.
+   */
+  writeRange(abs: number, src: Uint8Array, srcOffset: number, length: number): void {
+    this.generation++;
+    // Allocate every page first, in address order, so that fresh pages come out contiguous.
+    const first = Math.floor(abs / PAGE_SIZE);
+    const last = Math.floor((abs + length - 1) / PAGE_SIZE);
+    for (let pfn = first; pfn <= last; pfn++) this.pageForWrite(pfn);
+    let done = 0;
+    while (done < length) {
+      const a = abs + done;
+      const index = this.#indexOf(Math.floor(a / PAGE_SIZE));
+      const len = this.#run(index, a, length - done);
+      const off = a % PAGE_SIZE;
+      const from = srcOffset + done;
+      if (len <= SMALL_COPY) {
+        const page = this.#views[index]!;
+        for (let i = 0; i < len; i++) page[off + i] = src[from + i]!;
+      } else {
+        const data = from === 0 && src.length === len ? src : src.subarray(from, from + len);
+        if (len === PAGE_SIZE && off === 0) this.#views[index]!.set(data);
+        else this.#span(index, off, len).set(data);
+      }
+      done += len;
+    }
   }
 
   /** The page's bytes for in-place reading; undefined when never written (all zero). */
@@ -80,16 +183,13 @@ export class AbsoluteStorage {
   /** The page's bytes for writing, allocated on first use. Callers store into it. */
   pageForWrite(pfn: number): Uint8Array {
     this.generation++;
-    let page = this.#lookup(pfn);
-    if (page === undefined) {
-      if (this.#slabUsed === SLAB_PAGES) {
-        this.#slab = new ArrayBuffer(SLAB_PAGES * PAGE_SIZE);
-        this.#slabUsed = 0;
-      }
-      page = new Uint8Array(this.#slab!, this.#slabUsed * PAGE_SIZE, PAGE_SIZE);
-      this.#slabUsed++;
-      this.#pages.set(pfn, page);
-    }
+    const index = this.#indexOf(pfn);
+    if (index >= 0) return this.#views[index]!;
+    const fresh = this.#views.length;
+    if (fresh % SLAB_PAGES === 0) this.#slabs.push(new ArrayBuffer(SLAB_PAGES * PAGE_SIZE));
+    const page = new Uint8Array(this.#slabs[this.#slabs.length - 1]!, (fresh % SLAB_PAGES) * PAGE_SIZE, PAGE_SIZE);
+    this.#views.push(page);
+    this.#index.set(pfn, fresh);
     return page;
   }
 
