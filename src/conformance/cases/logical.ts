@@ -551,4 +551,26 @@ export const logicalCases: readonly ConformanceCase[] = [
       assert.deepEqual(m.vcpu.getState().ar, new Array(16).fill(0), 'clear reset zeroes the access registers');
     },
   },
+  {
+    id: 'logical/injection/last-one-wins',
+    topic: 'injection',
+    title: 'a second injected exception replaces the pending one; a successful memop leaves it pending',
+    source: 'interrupt.c __inject_prog (non-PER code, TEID and access ids are overwritten)',
+    run(ctx) {
+      const m = machine(ctx);
+      const t = tables(m).map(0x5000n, 4096, 0x300000n).invalidate(0x5000n, 'page');
+      setRegs(m.vcpu, PSW_DAT | MODE[64], { 0: CR0_LAP, 1: t.asce });
+      expectResult(m.vcpu.memop({ op: LREAD, gaddr: 0x5000n, size: 8, buf: new Uint8Array(8), flags: INJECT, ar: 4 }), PGM.PAGE_TRANSLATION);
+      expectResult(m.vcpu.memop({ op: LWRITE, gaddr: 0x1000n, size: 8, buf: new Uint8Array(8), flags: INJECT, ar: 6 }), PGM.PROTECTION);
+      expectResult(m.vcpu.memop({ op: LREAD, gaddr: 0x5000n, size: 8, flags: CHECK, ar: 9 }), PGM.PAGE_TRANSLATION, 'a failing memop without INJECT');
+      const irq = m.vcpu.pendingProgramInterrupt();
+      assert.ok(irq !== null);
+      assert.equal(irq.code, PGM.PROTECTION, 'the later code');
+      assert.equal(irq.teid, 0x1000n | FSI_STORE | 0x80n, 'the later TEID');
+      assert.equal(irq.accessId, 6, 'the later access id');
+      m.vcpu.setState({ psw: { mask: MODE[64], addr: 0n } });
+      expectResult(m.vcpu.memop({ op: LREAD, gaddr: 0x3000n, size: 8, buf: new Uint8Array(8), flags: INJECT }), 0, 'a successful memop');
+      assert.equal(m.vcpu.pendingProgramInterrupt()?.code, PGM.PROTECTION, 'still pending after a success');
+    },
+  },
 ];
