@@ -133,7 +133,7 @@ export class AbsoluteStorage {
       }
       const len = this.#run(index, a, length - done);
       const off = a % PAGE_SIZE;
-      if (len <= SMALL_COPY) {
+      if (len <= SMALL_COPY && off + len <= PAGE_SIZE) {
         const page = this.#views[index]!;
         const at = dstOffset + done;
         for (let i = 0; i < len; i++) dst[at + i] = page[off + i]!;
@@ -163,7 +163,7 @@ export class AbsoluteStorage {
       const len = this.#run(index, a, length - done);
       const off = a % PAGE_SIZE;
       const from = srcOffset + done;
-      if (len <= SMALL_COPY) {
+      if (len <= SMALL_COPY && off + len <= PAGE_SIZE) {
         const page = this.#views[index]!;
         for (let i = 0; i < len; i++) page[off + i] = src[from + i]!;
       } else {
