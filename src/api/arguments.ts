@@ -67,13 +67,28 @@ export function checkBytes(value: unknown, name: string): Uint8Array {
   return value;
 }
 
+/**
+ * The bytes a Uint8Array really holds: 0 when its ArrayBuffer is detached (or a shrunk
+ * resizable buffer left it out of bounds). `.length` alone is not enough on Node 20: once
+ * some buffer has been detached, V8 11.3's optimized code at a site that has seen
+ * SharedArrayBuffer- or resizable-buffer-backed views can return a detached view's old length
+ * (test/fuzz.test.ts found it; a memop then read zeros from, or wrote nothing to, a buffer
+ * that no longer exists). The buffer's own byteLength is still right there.
+ */
+export function byteCount(bytes: Uint8Array): number {
+  const n = bytes.length;
+  if (n === 0) return 0;
+  return bytes.byteOffset + n <= bytes.buffer.byteLength ? n : 0;
+}
+
 function checkOptionalBytes(value: unknown, name: string, size: number): Uint8Array | null {
   if (value === undefined || value === null) return null;
   const bytes = checkBytes(value, name);
-  if (bytes.length < size) {
+  const length = byteCount(bytes);
+  if (length < size) {
     throw new ArgumentRangeError(
       'ERR_BUFFER_TOO_SMALL',
-      `"${name}" holds ${bytes.length} bytes but size is ${size}: the kernel would access memory beyond it`,
+      `"${name}" holds ${length} bytes${length === 0 && bytes.length !== 0 ? ' (its ArrayBuffer is detached)' : ''} but size is ${size}: the kernel would access memory beyond it`,
     );
   }
   return bytes;

@@ -21,7 +21,9 @@ export function getStorageKeys(m: AbsoluteMachine, startGfn: bigint, count: numb
 
 export function setStorageKeys(m: AbsoluteMachine, startGfn: bigint, keys: Uint8Array, flags: number): number {
   if (flags !== 0) return -ERRNO.EINVAL;
-  const count = keys.length;
+  // A detached buffer holds 0 keys; its .length is not trusted alone (see api/arguments.ts
+  // byteCount: V8 11.3 can report a detached view's old length in optimized code).
+  const count = keys.length !== 0 && keys.byteOffset + keys.length <= keys.buffer.byteLength ? keys.length : 0;
   if (count < 1 || count > SKEYS_MAX) return -ERRNO.EINVAL;
   // Key handling is switched on before the keys are looked at, so it stays on even when
   // this call then fails.
