@@ -35,7 +35,7 @@ function newestMtime(dir: string): number {
 
 beforeAll(() => {
   // `npm test` builds first; a direct `vitest` run after editing sources rebuilds here.
-  if (!existsSync(MAIN) || statSync(MAIN).mtimeMs < newestMtime(path.join(ROOT, 'src/cli'))) {
+  if (!existsSync(MAIN) || statSync(MAIN).mtimeMs < newestMtime(path.join(ROOT, 'src'))) {
     spawnSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.json')], { stdio: 'ignore' });
   }
   tmp = mkdtempSync(path.join(os.tmpdir(), 'kvm-s390-cli-'));
