@@ -152,14 +152,17 @@ export class AbsoluteStorage {
    */
   writeRange(abs: number, src: Uint8Array, srcOffset: number, length: number): void {
     this.generation++;
-    // Allocate every page first, in address order, so that fresh pages come out contiguous.
-    const first = Math.floor(abs / PAGE_SIZE);
-    const last = Math.floor((abs + length - 1) / PAGE_SIZE);
-    for (let pfn = first; pfn <= last; pfn++) this.pageForWrite(pfn);
     let done = 0;
     while (done < length) {
       const a = abs + done;
-      const index = this.#indexOf(Math.floor(a / PAGE_SIZE));
+      const pfn = Math.floor(a / PAGE_SIZE);
+      let index = this.#indexOf(pfn);
+      // A fresh page is allocated here, in address order, so a range written for the first
+      // time comes out contiguous (it is copied page by page this once).
+      if (index < 0) {
+        this.pageForWrite(pfn);
+        index = this.#indexOf(pfn);
+      }
       const len = this.#run(index, a, length - done);
       const off = a % PAGE_SIZE;
       const from = srcOffset + done;
