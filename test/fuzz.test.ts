@@ -298,14 +298,25 @@ function call(fn: () => unknown): Outcome {
   }
 }
 
-/** Bytes of a buffer's backing store that changed, outside the window [lo, hi) of its view. */
-function checkBufferChange(name: string, before: Uint8Array | null, after: Uint8Array | null, view: Uint8Array | null, mayWrite: number): void {
+/**
+ * Bytes of a buffer's backing store that changed outside the `mayWrite` bytes of its view
+ * (and outside the other buffer's window when both share one store, as pooled Buffers do).
+ */
+function checkBufferChange(name: string, before: Uint8Array | null, after: Uint8Array | null, view: Uint8Array | null, mayWrite: number, other: Uint8Array | null = null, otherMayWrite = 0): void {
   if (before === null || after === null || view === null) return;
   check(after.length === before.length, `${name}: backing store length changed`);
-  const lo = before.length === 0 ? 0 : view.byteOffset;
-  const hi = lo + Math.min(mayWrite, view.length);
-  const outside = Math.max(firstDifference(before, after, 0, lo), firstDifference(before, after, hi, before.length));
-  check(outside === -1, `${name}: byte ${outside} of its buffer changed, outside the ${mayWrite} bytes the op may write`);
+  const windows: Array<[number, number]> = [];
+  const windowOf = (v: Uint8Array, n: number): void => {
+    if (before.length !== 0 && n > 0) windows.push([v.byteOffset, v.byteOffset + Math.min(n, v.length)]);
+  };
+  windowOf(view, mayWrite);
+  if (other !== null && other.buffer === view.buffer) windowOf(other, otherMayWrite);
+  if (Buffer.compare(before, after) === 0) return;
+  for (let at = 0; at < before.length; at++) {
+    if (before[at] === after[at]) continue;
+    const inside = windows.some(([lo, hi]) => at >= lo && at < hi);
+    check(inside, `${name}: byte ${at} of its buffer changed, outside the ${mayWrite} bytes the op may write`);
+  }
 }
 
 /** How the cases ended, printed at the end so a run shows what it exercised. */
@@ -371,8 +382,9 @@ function runCase(m: Machine, side: Side, spec: DescSpec): void {
 
   // Buffers: reads fill buf[0, size) only on success; cmpxchg writes old[0, size) back.
   const readsIntoBuf = !checkOnly && r === 0 && ((side.kind === 'vm' && op === MEMOP.ABSOLUTE_READ) || (side.kind !== 'vm' && (op === MEMOP.LOGICAL_READ || op === MEMOP.SIDA_READ)));
-  checkBufferChange('buf', bufBefore, bufAfter, buf.view, readsIntoBuf ? size : 0);
-  checkBufferChange('old', oldBefore, oldAfter, old.view, side.kind === 'vm' && op === MEMOP.ABSOLUTE_CMPXCHG ? size : 0);
+  const oldWrites = side.kind === 'vm' && op === MEMOP.ABSOLUTE_CMPXCHG ? size : 0;
+  checkBufferChange('buf', bufBefore, bufAfter, buf.view, readsIntoBuf ? size : 0, old.view, oldWrites);
+  checkBufferChange('old', oldBefore, oldAfter, old.view, oldWrites, buf.view, readsIntoBuf ? size : 0);
 
   // Guest memory: only a write (vm: absolute write or cmpxchg; vcpu: logical write) changes
   // it, and only at the bytes of the described range.
