@@ -67,9 +67,3 @@ export class ArgumentTypeError extends TypeError {
     this.code = 'ERR_INVALID_ARG_TYPE';
   }
 }
-
-/** Turns a raw kernel result into the caller's view: non-negative passes, -errno throws. */
-export function throwIfErrno(result: number, syscall: string, detail?: string): number {
-  if (result < 0) throw new KvmError(-result, syscall, detail);
-  return result;
-}

@@ -20,7 +20,3 @@ export function hasFlag(flags: Flags64, bit: number): boolean {
   if (typeof flags === 'number') return (flags % TWO_32 & bit) !== 0;
   return (flags & BigInt(bit)) !== 0n;
 }
-
-export function flagsToBigInt(flags: Flags64): bigint {
-  return typeof flags === 'bigint' ? flags : BigInt(flags);
-}

@@ -1,7 +1,6 @@
 // Argument checks done once, above every backend: the kernel trusts user pointers and
 // truncates numbers into struct fields; we refuse such input before any ioctl with a
 // Node-style error code.
-import { MEMOP } from '../abi/constants.js';
 import type { Flags64 } from '../abi/flags.js';
 import type { MemOpRequest } from '../contract.js';
 import { ArgumentRangeError, ArgumentTypeError } from '../errors.js';
@@ -144,10 +143,6 @@ export function checkMemOpDesc(d: unknown): MemOpRequest {
     sidaOffset = ((ar << 24) | (key << 16)) >>> 0;
   }
   return { op, gaddr, size, flags, buf, key, ar, sidaOffset, old };
-}
-
-export function isSidaOp(op: number): boolean {
-  return op === MEMOP.SIDA_READ || op === MEMOP.SIDA_WRITE;
 }
 
 /** An access length for the helpers: 1..u32, as the kernel's `size` field. */

@@ -3,6 +3,7 @@
 // second table entry. All tables are read with real addresses (prefixed), big-endian.
 import { PGM } from '../abi/constants.js';
 import { realToAbsolute } from './prefixing.js';
+import { hex } from './faults.js';
 import type { AbsoluteStorage } from './storage.js';
 
 export interface ArTranslation {
@@ -45,7 +46,6 @@ function setAsce(out: ArTranslation, value: bigint): number {
   return 0;
 }
 
-const hex = (n: number) => `0x${n.toString(16)}`;
 
 /** Returns 0 with the ASCE of access register `ar`'s space in `out`, a program code, or -errno. */
 export function translateAccessRegister(c: ArContext, ar: number, isStore: boolean, out: ArTranslation): number {

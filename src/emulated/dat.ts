@@ -5,6 +5,7 @@
 import { PGM } from '../abi/constants.js';
 import { asNumber, type Address64 } from './address-space.js';
 import { realToAbsolute } from './prefixing.js';
+import { hex } from './faults.js';
 import type { AbsoluteStorage } from './storage.js';
 
 /** ASCE bits (low word). */
@@ -69,9 +70,6 @@ const lastWalk = {
 const LEVEL_NAMES = ['segment-table', 'region-third-table', 'region-second-table', 'region-first-table'];
 const entry = new Uint32Array(2);
 
-function hex(n: number): string {
-  return `0x${n.toString(16)}`;
-}
 
 /**
  * Translates virtual address `va` (effective) through `asce`. Returns 0 with `out.abs` set, or

@@ -1,7 +1,7 @@
 // Sparse absolute storage: one memslot at absolute 0. A page costs memory only once written;
 // untouched pages read as zeros. Pages are carved out of large slabs so that touched memory
 // costs little more than its size.
-import { PAGE_SIZE, PAGE_SHIFT } from '../abi/constants.js';
+import { PAGE_SIZE } from '../abi/constants.js';
 
 const SLAB_PAGES = 256;
 const PAGE_MASK = PAGE_SIZE - 1;
@@ -224,4 +224,3 @@ export class AbsoluteStorage {
   }
 }
 
-export { PAGE_SHIFT };

@@ -1,3 +1,0 @@
-export * from './constants.js';
-export * from './structs.js';
-export * from './flags.js';
