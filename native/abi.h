@@ -102,7 +102,7 @@ struct RunHead {
   uint64_t apic_base;                 // 0x18
   uint64_t psw_mask;                  // 0x20 (s390: struct kvm_run's psw_mask)
   uint64_t psw_addr;                  // 0x28
-  uint8_t exit_union[256];            // 0x30
+  uint8_t exit_union[256];            // 0x30 s390_sieic.icptcode first
   uint64_t kvm_valid_regs;            // 0x130
   uint64_t kvm_dirty_regs;            // 0x138
   uint64_t prefix;                    // 0x140 s.regs.prefix
@@ -277,6 +277,7 @@ static_assert(sizeof(struct kvm_sregs) == sizeof(Sregs) && offsetof(struct kvm_s
 static_assert(offsetof(struct kvm_run, exit_reason) == offsetof(RunHead, exit_reason) &&
                   offsetof(struct kvm_run, psw_mask) == offsetof(RunHead, psw_mask) &&
                   offsetof(struct kvm_run, psw_addr) == offsetof(RunHead, psw_addr) &&
+                  offsetof(struct kvm_run, s390_sieic.icptcode) == offsetof(RunHead, exit_union) &&
                   offsetof(struct kvm_run, kvm_valid_regs) == offsetof(RunHead, kvm_valid_regs) &&
                   offsetof(struct kvm_run, kvm_dirty_regs) == offsetof(RunHead, kvm_dirty_regs) &&
                   offsetof(struct kvm_run, s.regs.prefix) == offsetof(RunHead, prefix) &&

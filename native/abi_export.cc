@@ -166,6 +166,7 @@ Napi::Value Abi(const Napi::CallbackInfo& info) {
   Put(run, "exit_reason", offsetof(RunHead, exit_reason));
   Put(run, "psw_mask", offsetof(RunHead, psw_mask));
   Put(run, "psw_addr", offsetof(RunHead, psw_addr));
+  Put(run, "s390_sieic", offsetof(RunHead, exit_union));
   Put(run, "kvm_valid_regs", offsetof(RunHead, kvm_valid_regs));
   Put(run, "kvm_dirty_regs", offsetof(RunHead, kvm_dirty_regs));
   Put(run, "prefix", offsetof(RunHead, prefix));

@@ -5,7 +5,7 @@
 // ends when the guest prints KVMS390-DONE <exit status>, or at the time limit.
 // Usage: node boot.mjs --hercules DIR --kernel VMLINUZ --initrd CPIO --out DIR [--timeout S] [--mainsize MiB]
 import { spawn } from 'node:child_process';
-import { copyFileSync, linkSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, linkSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,8 +86,11 @@ const child = spawn(join(opt.hercules, 'bin', 'hercules'), ['-d', '-f', join(wor
 let log = '';
 /** Hercules messages after which the guest can never print its last line. */
 const HOPELESS = /HHC00602E|HHC00809I Processor CP00: disabled wait|HHC00828I|Kernel panic/;
+const consolePath = join(opt.out, 'console.log');
+writeFileSync(consolePath, '');
 const onData = (d) => {
   log += d;
+  appendFileSync(consolePath, d); // live, for whoever watches a long run
   if (HOPELESS.test(d.toString())) setTimeout(() => child.kill('SIGKILL'), 2000);
 };
 child.stdout.on('data', onData);
@@ -100,7 +103,6 @@ const timer = setTimeout(() => {
 const exitCode = await new Promise((resolve) => child.on('close', resolve));
 clearTimeout(timer);
 rmSync(work, { recursive: true, force: true });
-writeFileSync(join(opt.out, 'console.log'), log);
 
 const files = {};
 let current = null;

@@ -206,6 +206,8 @@ export const KVM_RUN_OFFSET = {
   exit_reason: 0x08,
   psw_mask: 0x20,
   psw_addr: 0x28,
+  /** The exit union; KVM_EXIT_S390_SIEIC puts icptcode (u8), ipa (u16), ipb (u32) here. */
+  s390_sieic: 0x30,
   kvm_valid_regs: 0x130,
   kvm_dirty_regs: 0x138,
   prefix: 0x140,
@@ -240,3 +242,8 @@ export const SREGS_OFFSET = {
   acrs: 0,
   crs: 64,
 } as const;
+
+/** The prefix register's significant bits (1-18): an 8 KiB aligned 31-bit address. */
+export const PREFIX_MASK = 0x7fffe000;
+/** The two pages (lowcore) that prefixing swaps with real 0..8191. */
+export const PREFIX_AREA = 0x2000;

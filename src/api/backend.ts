@@ -57,7 +57,7 @@ export class Backend extends Closable {
     const memorySize = checkU64(opts.memorySize, 'memorySize');
     this.assertOpen('KVM_CREATE_VM');
     const facilities = opts.facilities === undefined ? undefined : { edat1: opts.facilities.edat1 !== false, edat2: opts.facilities.edat2 !== false };
-    return new Vm(this.#handle.createVm({ memorySize, facilities }));
+    return new Vm(this.#handle.createVm({ memorySize, facilities }), memorySize);
   }
 
   close(): void {

@@ -35,11 +35,14 @@ export interface CompareAndExchangeResult {
 
 export class Vm extends Closable {
   readonly #handle: VmHandle;
+  /** Bytes of guest memory (the memslot at absolute 0). */
+  readonly memorySize: bigint;
 
   /** @internal */
-  constructor(handle: VmHandle) {
+  constructor(handle: VmHandle, memorySize: bigint) {
     super();
     this.#handle = handle;
+    this.memorySize = memorySize;
   }
 
   /** KVM_CHECK_EXTENSION on the vm fd. */
@@ -88,7 +91,7 @@ export class Vm extends Closable {
   createVcpu(id: number, opts: VcpuCreateOptions = {}): Vcpu {
     checkInteger(id, 'id', 0, 0xffff_ffff);
     this.assertOpen('KVM_CREATE_VCPU');
-    return new Vcpu(this.#handle.createVcpu(id, { protected: opts.protected === true, sidaPages: opts.sidaPages }));
+    return new Vcpu(this.#handle.createVcpu(id, { protected: opts.protected === true, sidaPages: opts.sidaPages }), this.memorySize);
   }
 
   /** Reads `length` absolute bytes; throws AccessException on a program-interruption code. */
