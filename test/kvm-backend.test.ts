@@ -292,7 +292,10 @@ describe.skipIf(!kvm.ok)(realKvmTitle, () => {
       expect(vm.getStorageKeys(0n, 4, out, 0)).toBe(GET_SKEYS_NONE);
       expect(vm.setStorageKeys(0n, Uint8Array.of(0x10, 0x20, 0x30, 0x40), 0)).toBe(0);
       expect(vm.getStorageKeys(0n, 4, out, 0)).toBe(0);
-      expect([...out].map((k) => k & ~0x06)).toEqual([0x10, 0x20, 0x30, 0x40]);
+      // After the gmap rewrite the bytes come back as given; before it with R and C set
+      // (docs/spec-errata.md, "R and C after SET_SKEYS").
+      const rc = b.profile === 'newest' ? 0 : 0x06;
+      expect([...out]).toEqual([0x10, 0x20, 0x30, 0x40].map((k) => k | rc));
     } finally {
       vm.close();
       b.close();

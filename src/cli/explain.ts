@@ -1,8 +1,7 @@
 // `kvm-s390 explain`: which key-controlled-protection rule allows or refuses an access, in
 // words, decided by the emulator's own code (decideKeyRule / describeKeyRule).
-import { PAGE_SIZE, PGM } from '../abi/constants.js';
+import { PAGE_SIZE, PGM, STORAGE_KEY } from '../abi/constants.js';
 import { decideKeyRule, describeKeyRule, type AccessMode, type KeyRule, type OverrideContext } from '../emulated/key-protection.js';
-import { STORAGE_KEY } from '../emulated/storage-keys.js';
 import { hex, parseBigInt, parseNumber, UsageError } from './format.js';
 
 export interface ExplainOptions {

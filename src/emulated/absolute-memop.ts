@@ -112,6 +112,8 @@ function absoluteAccess(m: AbsoluteMachine, req: MemOpRequest, key: number): num
     if (result === 0 && okEnd < end) result = outsideMemory(m, okEnd, isStore);
   }
   const done = okEnd - start;
+  // The kernel accesses the pages before a refused one (a read into its bounce buffer).
+  if (done > 0) keys.recordAccess(Math.floor(start / PAGE_SIZE), Math.floor((okEnd - 1) / PAGE_SIZE) + 1, isStore);
   if (!isStore) {
     if (result !== 0) return result;
     if (req.buf === null) return -ERRNO.EFAULT;
@@ -176,6 +178,8 @@ function absoluteCmpxchg(m: AbsoluteMachine, req: MemOpRequest): number {
       break;
     }
   }
+  // Only an exchange stores; an unequal comparison fetched.
+  m.keys.recordAccess(Math.floor(abs / PAGE_SIZE), Math.floor(abs / PAGE_SIZE) + 1, equal);
   if (equal) {
     m.storage.writeWithinPage(abs, req.buf, 0, size);
   } else if (current === undefined) {

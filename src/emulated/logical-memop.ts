@@ -221,6 +221,7 @@ function storeFragments(a: Access, src: Uint8Array, inject: boolean): number {
       return raise(a, inject, PGM.PROTECTION, a.effHi[i]!, a.effLo[i]!, Protection.Key, i > 0, keyReason(a, i), a.ar);
     }
     storage.writeWithinPage(a.abs[i]!, src, done, a.len[i]!);
+    recordFragments(a, i, i + 1);
     done += a.len[i]!;
   }
   return 0;
@@ -230,9 +231,14 @@ function storeFragments(a: Access, src: Uint8Array, inject: boolean): number {
 function fetchFragments(a: Access, dst: Uint8Array | null, inject: boolean): number {
   if (a.key !== 0) {
     for (let i = 0; i < a.fragments; i++) {
-      if (!keyAllows(a, i)) return raise(a, inject, PGM.PROTECTION, a.effHi[i]!, a.effLo[i]!, Protection.Key, false, keyReason(a, i), a.ar);
+      if (!keyAllows(a, i)) {
+        // The kernel read the pages before the refused one into its bounce buffer.
+        recordFragments(a, 0, i);
+        return raise(a, inject, PGM.PROTECTION, a.effHi[i]!, a.effLo[i]!, Protection.Key, false, keyReason(a, i), a.ar);
+      }
     }
   }
+  recordFragments(a, 0, a.fragments);
   if (dst === null) return 0;
   const storage = a.vcpu.vm.storage;
   let done = 0;
@@ -241,6 +247,15 @@ function fetchFragments(a: Access, dst: Uint8Array | null, inject: boolean): num
     done += a.len[i]!;
   }
   return 0;
+}
+
+/** Reference (and for a store, change) bits of the pages of fragments [from, to). */
+function recordFragments(a: Access, from: number, to: number): void {
+  const keys = a.vcpu.vm.keys;
+  for (let i = from; i < to; i++) {
+    const pfn = Math.floor(a.abs[i]! / PAGE_SIZE);
+    keys.recordAccess(pfn, pfn + 1, a.isStore);
+  }
 }
 
 /** Key-controlled protection for fragment `i`, with both overrides (spec §8.7). */

@@ -1,28 +1,31 @@
 // One storage-key byte per 4 KiB absolute page (ACC 0xF0, F 0x08, R 0x04, C 0x02, bit 7
 // reserved), default 0, held sparsely per 1 MiB so that a huge guest costs nothing until keys
-// are set. Also the VM's "uses keys" state that GET_SKEYS reports (spec §9).
-const CHUNK_PAGES = 256;
+// are set or pages are accessed. The reference and change bits follow the accesses memops
+// make, as the hardware sets them in the real key (recordAccess). Also the VM's "uses keys"
+// state that GET_SKEYS reports (spec §9).
+import { STORAGE_KEY } from '../abi/constants.js';
 
-export const STORAGE_KEY = {
-  ACC_MASK: 0xf0,
-  FETCH_PROTECTION: 0x08,
-  REFERENCE: 0x04,
-  CHANGE: 0x02,
-  RESERVED: 0x01,
-} as const;
+const CHUNK_PAGES = 256;
 
 /** Whether key handling is on: shared by all VMs of a host process on older kernels. */
 export interface KeyUsage {
   enabled: boolean;
 }
 
+const REFERENCE_AND_CHANGE = STORAGE_KEY.REFERENCE | STORAGE_KEY.CHANGE;
+
 export class StorageKeys {
   readonly #chunks = new Map<number, Uint8Array>();
   readonly #usage: KeyUsage;
+  readonly #firstAccessWithoutKeysMarksChange: boolean;
 
-  /** `usage` is this VM's own flag, or the process-wide one (profile switch keyUsePerProcess). */
-  constructor(usage: KeyUsage = { enabled: false }) {
+  /**
+   * `usage` is this VM's own flag, or the process-wide one (profile switch keyUsePerProcess).
+   * `firstAccessWithoutKeysMarksChange`: profile switch of the same name.
+   */
+  constructor(usage: KeyUsage = { enabled: false }, firstAccessWithoutKeysMarksChange = false) {
     this.#usage = usage;
+    this.#firstAccessWithoutKeysMarksChange = firstAccessWithoutKeysMarksChange;
   }
 
   /** False until SET_SKEYS (or a guest key instruction) enables key handling. */
@@ -122,6 +125,32 @@ export class StorageKeys {
       chunk.set(keys.subarray(i, i + n), within);
       i += n;
     }
+  }
+
+  /**
+   * Pages [startPfn, endPfn) were fetched from (R) or stored into (R and C). While a VM of a
+   * profile with firstAccessWithoutKeysMarksChange has not enabled keys, every access marks
+   * both: the host zeroes a page when it is first touched, and that store is the C.
+   */
+  recordAccess(startPfn: number, endPfn: number, isStore: boolean): void {
+    const bits =
+      isStore || (this.#firstAccessWithoutKeysMarksChange && !this.#usage.enabled) ? REFERENCE_AND_CHANGE : STORAGE_KEY.REFERENCE;
+    let pfn = startPfn;
+    while (pfn < endPfn) {
+      const index = Math.floor(pfn / CHUNK_PAGES);
+      const within = pfn % CHUNK_PAGES;
+      const n = Math.min(CHUNK_PAGES - within, endPfn - pfn);
+      const chunk = this.#chunk(index) ?? this.#createChunk(index);
+      for (let i = within; i < within + n; i++) chunk[i] = chunk[i]! | bits;
+      pfn += n;
+    }
+  }
+
+  /** RRBE on one page: clears R, keeps C; returns the old R and C bits in their key positions. */
+  resetReference(pfn: number): number {
+    const key = this.get(pfn);
+    if ((key & STORAGE_KEY.REFERENCE) !== 0) this.set(pfn, key & ~STORAGE_KEY.REFERENCE);
+    return key & REFERENCE_AND_CHANGE;
   }
 
   /** Copies `out.length` keys starting at `startPfn` into `out`. */
