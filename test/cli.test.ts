@@ -364,6 +364,11 @@ function classify(rep: Report): string | null {
   const steps = rep.scenario.steps;
   const step = steps[rep.difference.step]!;
   const [newest, classic] = rep.difference.results as Record<string, any>[];
+  // Errata: KVM_S390_KEYOP exists only after the gmap rewrite; the vm fd of older kernels
+  // does not know the ioctl.
+  if (step.do === 'keyop') return classic!.errno === 'ENOTTY' && newest!.errno !== 'ENOTTY' ? 'g: KEYOP only after the gmap rewrite' : null;
+  // Errata: before the rewrite a key SET_SKEYS stored reads back with R and C set.
+  if (onlyReferenceAndChangeDiffer(newest!, classic!)) return 'f: R and C after SET_SKEYS';
   const sizes = new Map<number, bigint>();
   for (const s of steps) if (s.do === 'createVm') sizes.set(s.vm, BigInt(s.memorySize));
   if (step.do === 'vm.memop') {
@@ -400,6 +405,22 @@ function classify(rep: Report): string | null {
   return null;
 }
 
+/** The two results are equal except key bytes, where classic's are newest's with R and C set. */
+function onlyReferenceAndChangeDiffer(newest: Record<string, any>, classic: Record<string, any>): boolean {
+  let keysDiffer = false;
+  for (const field of new Set([...Object.keys(newest), ...Object.keys(classic)])) {
+    const a = newest[field];
+    const b = classic[field];
+    if (JSON.stringify(a) === JSON.stringify(b)) continue;
+    if ((field !== 'keys' && field !== 'keysAfter') || typeof a !== 'string' || typeof b !== 'string' || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i += 2) {
+      if ((parseInt(a.slice(i, i + 2), 16) | 0x06) !== parseInt(b.slice(i, i + 2), 16)) return false;
+    }
+    keysDiffer = true;
+  }
+  return keysDiffer;
+}
+
 describe('kvm-s390 conformance --differential', () => {
   let summary: any;
   let run: Run;
@@ -431,9 +452,11 @@ describe('kvm-s390 conformance --differential', () => {
       'c: cmpxchg error order',
       'd: SET_SKEYS reserved-bit order',
       'e: key use per process',
+      'f: R and C after SET_SKEYS',
+      'g: KEYOP only after the gmap rewrite',
     ]);
     const kinds = new Set(summary.disagreements.map((d: { kind: string }) => d.kind));
-    for (const k of kinds) expect(['absolute-write', 'absolute-read-check', 'absolute-write-check', 'absolute-cmpxchg', 'setStorageKeys', 'getStorageKeys']).toContain(k);
+    for (const k of kinds) expect(['absolute-write', 'absolute-read-check', 'absolute-write-check', 'absolute-cmpxchg', 'setStorageKeys', 'getStorageKeys', 'keyop']).toContain(k);
   });
 
   it('the report names the kernel release, the capabilities and the memop struct fields', () => {
