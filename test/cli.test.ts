@@ -233,7 +233,9 @@ describe('kvm-s390 probe', () => {
       const c211 = doc.capabilities.find((c: { cap: number }) => c.cap === 211);
       expect(c211.value, profile).toBe(ext);
       expect(/CMPXCHG/.test(c211.meaning), profile).toBe(cmpxchg);
-      expect(doc.capabilities.find((c: { cap: number }) => c.cap === 247).value > 0, profile).toBe(keyop);
+      const c247 = doc.capabilities.find((c: { cap: number }) => c.cap === 247);
+      expect(c247.value > 0, profile).toBe(keyop);
+      expect(c247.meaning, profile).toMatch(keyop ? /ISKE, RRBE, SSKE/ : /ENOTTY/);
     }
   });
 
@@ -545,5 +547,25 @@ describe('kvm-s390 explain', () => {
     expect(cli('explain', '--storage-key', '0x38', '--key', '16', '--mode', 'fetch').status).toBe(2);
     expect(cli('explain', '--storage-key', '0x38', '--key', '5', '--mode', 'execute').status).toBe(2);
     expect(cli('explain', '--key', '5', '--mode', 'fetch').status).toBe(2);
+    expect(cli('explain', '--storage-key', '0x38').status).toBe(2);
+  });
+
+  it('says what an allowed access does to R and C, and a refused one does not', () => {
+    expect(explain('--storage-key', '0x30', '--key', '3', '--mode', 'fetch').keyAfter).toBe(0x34);
+    expect(explain('--storage-key', '0x30', '--key', '3', '--mode', 'store').keyAfter).toBe(0x36);
+    expect(explain('--storage-key', '0x38', '--key', '5', '--mode', 'fetch').keyAfter).toBe(0x38);
+    expect(cli('explain', '--storage-key', '0x30', '--key', '3', '--mode', 'store').stdout).toMatch(/sets R and C: the key becomes 0x36/);
+  });
+
+  it('explains KVM_S390_KEYOP: what comes back in key and what the page keeps', () => {
+    expect(explain('--storage-key', '0x36', '--keyop', 'iske')).toMatchObject({ operation: 1, returned: 0x36, keyAfter: 0x36 });
+    expect(explain('--storage-key', '0x36', '--keyop', 'rrbe')).toMatchObject({ operation: 2, returned: 0x06, keyAfter: 0x32 });
+    expect(explain('--storage-key', '0x30', '--keyop', 'sske', '--new-key', '0x51')).toMatchObject({ operation: 3, returned: 0x30, keyAfter: 0x50 });
+    const r = cli('explain', '--storage-key', '0x34', '--keyop', 'rrbe');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/condition code 2/);
+    expect(r.stdout).toMatch(/ENOTTY/);
+    expect(cli('explain', '--storage-key', '0x30', '--keyop', 'sske').status).toBe(2);
+    expect(cli('explain', '--storage-key', '0x30', '--keyop', 'xyz').status).toBe(2);
   });
 });
