@@ -102,18 +102,16 @@ function absoluteAccess(m: AbsoluteMachine, req: MemOpRequest, key: number): num
     result = outsideMemory(m, start, isStore);
   } else {
     okEnd = Math.min(end, memEnd);
-    if (key !== 0) {
-      const refused = keys.firstRefused(Math.floor(start / PAGE_SIZE), Math.floor((okEnd - 1) / PAGE_SIZE) + 1, key, isStore);
-      if (refused >= 0) {
-        okEnd = Math.max(start, refused * PAGE_SIZE);
-        result = keyRefused(m, okEnd, key, isStore);
-      }
+    // The kernel accesses page by page: the pages before a refused one were read (into its
+    // bounce buffer) or stored, and their keys record it.
+    const refused = keys.accessRange(Math.floor(start / PAGE_SIZE), Math.floor((okEnd - 1) / PAGE_SIZE) + 1, key, isStore);
+    if (refused >= 0) {
+      okEnd = Math.max(start, refused * PAGE_SIZE);
+      result = keyRefused(m, okEnd, key, isStore);
     }
     if (result === 0 && okEnd < end) result = outsideMemory(m, okEnd, isStore);
   }
   const done = okEnd - start;
-  // The kernel accesses the pages before a refused one (a read into its bounce buffer).
-  if (done > 0) keys.recordAccess(Math.floor(start / PAGE_SIZE), Math.floor((okEnd - 1) / PAGE_SIZE) + 1, isStore);
   if (!isStore) {
     if (result !== 0) return result;
     if (req.buf === null) return -ERRNO.EFAULT;
@@ -179,7 +177,7 @@ function absoluteCmpxchg(m: AbsoluteMachine, req: MemOpRequest): number {
     }
   }
   // Only an exchange stores; an unequal comparison fetched.
-  m.keys.recordAccess(Math.floor(abs / PAGE_SIZE), Math.floor(abs / PAGE_SIZE) + 1, equal);
+  m.keys.recordPage(Math.floor(abs / PAGE_SIZE), equal);
   if (equal) {
     m.storage.writeWithinPage(abs, req.buf, 0, size);
   } else if (current === undefined) {

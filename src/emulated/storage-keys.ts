@@ -26,6 +26,17 @@ export class StorageKeys {
   constructor(usage: KeyUsage = { enabled: false }, firstAccessWithoutKeysMarksChange = false) {
     this.#usage = usage;
     this.#firstAccessWithoutKeysMarksChange = firstAccessWithoutKeysMarksChange;
+    this.#updateFetchBits();
+  }
+
+  /**
+   * What a fetch marks, kept up to date by the usesKeys setter so the hot path reads one
+   * field. Only a per-VM flag can switch it (the switch is false where the flag is shared).
+   */
+  #fetchBits: number = STORAGE_KEY.REFERENCE;
+
+  #updateFetchBits(): void {
+    this.#fetchBits = this.#firstAccessWithoutKeysMarksChange && !this.#usage.enabled ? REFERENCE_AND_CHANGE : STORAGE_KEY.REFERENCE;
   }
 
   /** False until SET_SKEYS (or a guest key instruction) enables key handling. */
@@ -35,6 +46,7 @@ export class StorageKeys {
 
   set usesKeys(value: boolean) {
     this.#usage.enabled = value;
+    this.#updateFetchBits();
   }
 
   // One-entry cache of the chunk last looked up (a range walk asks for neighbouring pages).
@@ -73,25 +85,29 @@ export class StorageKeys {
   }
 
   /**
-   * The first page in [startPfn, endPfn) whose key refuses access key `accessKey` (1..15)
-   * under the rule without overrides (key-protection.ts keyAllowsAccess), or -1: the same
-   * answer as asking page by page, a chunk at a time.
+   * An access of pages [startPfn, endPfn) under access key `accessKey` (0..15) with the rule
+   * without overrides (key-protection.ts keyAllowsAccess): returns the first page whose key
+   * refuses it, or -1, and marks the pages before that one (all of them when none refuses) as
+   * recordAccess does, in the same pass.
    */
-  firstRefused(startPfn: number, endPfn: number, accessKey: number, isStore: boolean): number {
+  accessRange(startPfn: number, endPfn: number, accessKey: number, isStore: boolean): number {
+    const bits = isStore ? REFERENCE_AND_CHANGE : this.#fetchBits;
     let pfn = startPfn;
     while (pfn < endPfn) {
       const index = Math.floor(pfn / CHUNK_PAGES);
-      const within = pfn % CHUNK_PAGES;
+      const base = index * CHUNK_PAGES;
+      const within = pfn - base;
       const n = Math.min(CHUNK_PAGES - within, endPfn - pfn);
-      const chunk = this.#chunk(index);
+      let chunk = this.#chunk(index);
       if (chunk === undefined) {
-        // Key 0: ACC 0 differs from accessKey, F is 0: fetches pass, stores do not.
-        if (isStore) return pfn;
-      } else {
-        for (let i = within; i < within + n; i++) {
-          const k = chunk[i]!;
-          if (k >> 4 !== accessKey && (isStore || (k & STORAGE_KEY.FETCH_PROTECTION) !== 0)) return pfn + (i - within);
-        }
+        // Key 0: ACC 0 differs from any access key 1..15 and F is 0: fetches pass, stores do not.
+        if (accessKey !== 0 && isStore) return pfn;
+        chunk = this.#createChunk(index);
+      }
+      for (let i = within; i < within + n; i++) {
+        const k = chunk[i]!;
+        if (accessKey !== 0 && k >> 4 !== accessKey && (isStore || (k & STORAGE_KEY.FETCH_PROTECTION) !== 0)) return base + i;
+        chunk[i] = k | bits;
       }
       pfn += n;
     }
@@ -133,17 +149,15 @@ export class StorageKeys {
    * both: the host zeroes a page when it is first touched, and that store is the C.
    */
   recordAccess(startPfn: number, endPfn: number, isStore: boolean): void {
-    const bits =
-      isStore || (this.#firstAccessWithoutKeysMarksChange && !this.#usage.enabled) ? REFERENCE_AND_CHANGE : STORAGE_KEY.REFERENCE;
-    let pfn = startPfn;
-    while (pfn < endPfn) {
-      const index = Math.floor(pfn / CHUNK_PAGES);
-      const within = pfn % CHUNK_PAGES;
-      const n = Math.min(CHUNK_PAGES - within, endPfn - pfn);
-      const chunk = this.#chunk(index) ?? this.#createChunk(index);
-      for (let i = within; i < within + n; i++) chunk[i] = chunk[i]! | bits;
-      pfn += n;
-    }
+    this.accessRange(startPfn, endPfn, 0, isStore);
+  }
+
+  /** recordAccess of the one page `pfn` (the per-fragment call of logical accesses and cmpxchg). */
+  recordPage(pfn: number, isStore: boolean): void {
+    const index = Math.floor(pfn / CHUNK_PAGES);
+    const chunk = this.#chunk(index) ?? this.#createChunk(index);
+    const i = pfn - index * CHUNK_PAGES;
+    chunk[i] = chunk[i]! | (isStore ? REFERENCE_AND_CHANGE : this.#fetchBits);
   }
 
   /** RRBE on one page: clears R, keeps C; returns the old R and C bits in their key positions. */
