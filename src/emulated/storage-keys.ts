@@ -6,6 +6,7 @@
 import { STORAGE_KEY } from '../abi/constants.js';
 
 const CHUNK_PAGES = 256;
+const CHUNKS_PER_SLAB = 256;
 
 /** Whether key handling is on: shared by all VMs of a host process on older kernels. */
 export interface KeyUsage {
@@ -62,8 +63,17 @@ export class StorageKeys {
     return this.#lastChunk;
   }
 
+  // Chunks are views into shared slabs: every accessed MiB gets one (R/C recording), and a
+  // view costs far less than an ArrayBuffer of its own (touched-memory goal in bench/).
+  #slab: ArrayBuffer | null = null;
+  #slabUsed = CHUNKS_PER_SLAB;
+
   #createChunk(index: number): Uint8Array {
-    const chunk = new Uint8Array(CHUNK_PAGES);
+    if (this.#slabUsed === CHUNKS_PER_SLAB) {
+      this.#slab = new ArrayBuffer(CHUNKS_PER_SLAB * CHUNK_PAGES);
+      this.#slabUsed = 0;
+    }
+    const chunk = new Uint8Array(this.#slab!, this.#slabUsed++ * CHUNK_PAGES, CHUNK_PAGES);
     this.#chunks.set(index, chunk);
     if (index === this.#lastIndex) this.#lastChunk = chunk;
     return chunk;
