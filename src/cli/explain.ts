@@ -99,7 +99,7 @@ export function explain(opts: ExplainOptions): { lines: string[]; json: Record<s
   lines.push(
     allowed
       ? `Reference and change recording: the ${mode} sets ${mode === 'store' ? 'R and C' : 'R'}: the key becomes ${hex(storageKey | recorded)}`
-      : `Reference and change recording: the refused page's key stays ${hex(storageKey)}${fragments.length > 1 ? ' (pages before it were accessed and are marked)' : ''}`,
+      : `Reference and change recording: nothing is accessed, the key stays ${hex(storageKey)}`,
   );
   const lapLow = (ea0: bigint) => (ea0 & ~0x11ffn) === 0n;
   if (!absolute && mode === 'store' && lapBit && !privateSpace && fragments.some((f) => lapLow(f.address))) {
