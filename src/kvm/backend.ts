@@ -207,6 +207,10 @@ class KvmVm implements VmHandle {
     return this.addon.setSkeys(this.fd, startGfn, keys, flags);
   }
 
+  keyop(operation: number, guestAddr: bigint, key: number): number {
+    return this.addon.keyop(this.fd, guestAddr, operation, key);
+  }
+
   createVcpu(id: number, opts: VcpuOptions): VcpuHandle {
     if (opts.protected) {
       fail(ERRNO.EOPNOTSUPP, 'KVM_CREATE_VCPU', 'protected (PV) vcpus need a secure-execution guest image and the KVM_S390_PV_COMMAND protocol, which the kvm backend does not drive; SIDA ops are available on the emulated backend');
