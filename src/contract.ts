@@ -41,6 +41,20 @@ export interface VmOptions {
   facilities?: { edat1?: boolean; edat2?: boolean };
 }
 
+/** The guest CPU facilities that change what a memop does, as the VM really has them. */
+export interface GuestFacilities {
+  /** Facility 8, enhanced DAT 1: 1 MiB segment frames. */
+  readonly edat1: boolean;
+  /** Facility 78, enhanced DAT 2: 2 GiB region-third frames. */
+  readonly edat2: boolean;
+  /**
+   * Every facility number of the VM's CPU model (kvm: KVM_S390_VM_CPU_PROCESSOR's list, which
+   * is the host machine's as filtered by KVM), or null where the backend models only the two
+   * above.
+   */
+  readonly installed: readonly number[] | null;
+}
+
 export interface VcpuOptions {
   /** Emulated only: a protected-virtualization vcpu whose SIDA can be read and written. */
   protected?: boolean;
@@ -116,6 +130,8 @@ export interface VmHandle {
   keyop(operation: number, guestAddr: bigint, key: number): number;
   /** KVM_CREATE_VCPU. Throws KvmError on failure. */
   createVcpu(id: number, opts: VcpuOptions): VcpuHandle;
+  /** The guest CPU's facilities (the kvm backend reads the VM's CPU model). */
+  guestFacilities(): GuestFacilities;
   /** Why the last memop returned a positive code, when the backend knows; else null. */
   lastFault(): AccessFault | null;
   close(): void;

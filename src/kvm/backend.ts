@@ -2,10 +2,11 @@
 // Handles answer memops and storage-key calls with the kernel's raw result (0, a positive
 // program code, or -errno); lifecycle calls throw KvmError. All vcpu ioctls run synchronously
 // on the calling thread (KVM wants a vcpu driven by one thread).
-import { CAP, ERRNO, GET_SKEYS_NONE, KVM_RUN_OFFSET, MEMOP_EXT, NUM_ACRS, NUM_CRS, STRUCT_SIZE, SYNC } from '../abi/constants.js';
+import { CAP, CPU_PROCESSOR_FAC_LIST_OFFSET, ERRNO, FACILITY, GET_SKEYS_NONE, KVM_RUN_OFFSET, MEMOP_EXT, MEMSLOT_ALIGNMENT, NUM_ACRS, NUM_CRS, STRUCT_SIZE, SYNC } from '../abi/constants.js';
 import { HOST_BYTE_ORDER, decodeSregs, encodeSregs } from '../abi/structs.js';
 import type {
   BackendHandle,
+  GuestFacilities,
   KernelProfile,
   MemOpRequest,
   ProgramInterrupt,
@@ -146,8 +147,8 @@ class KvmBackend implements BackendHandle {
 
   createVm(opts: VmOptions): VmHandle {
     const { addon } = this;
-    if (opts.facilities && (opts.facilities.edat1 === false || opts.facilities.edat2 === false)) {
-      fail(ERRNO.EOPNOTSUPP, 'KVM_SET_DEVICE_ATTR', 'the kvm backend cannot remove guest facilities (EDAT-1/EDAT-2 follow the host CPU model); use the emulated backend for that');
+    if (opts.memorySize === 0n || opts.memorySize % BigInt(MEMSLOT_ALIGNMENT) !== 0n) {
+      fail(ERRNO.EINVAL, 'KVM_SET_USER_MEMORY_REGION', `guest memory of ${opts.memorySize} bytes: an s390 memslot is a positive multiple of 1 MiB`);
     }
     const vmFd = addon.createVm(this.fd, 0);
     if (vmFd === -ERRNO.EINVAL) {
@@ -160,7 +161,9 @@ class KvmBackend implements BackendHandle {
       try {
         check(addon.setUserMemoryRegion(vmFd, 0, 0, 0n, memory), 'KVM_SET_USER_MEMORY_REGION');
         const mmapSize = check(addon.getVcpuMmapSize(this.fd), 'KVM_GET_VCPU_MMAP_SIZE');
-        return new KvmVm(addon, vmFd, memory, mmapSize);
+        const vm = new KvmVm(addon, vmFd, memory, mmapSize);
+        refuseFacilitiesItCannotRemove(vm, opts);
+        return vm;
       } catch (err) {
         memory.unmap();
         throw err;
@@ -175,6 +178,19 @@ class KvmBackend implements BackendHandle {
     if (this.#closed) return;
     this.#closed = true;
     this.addon.close(this.fd);
+  }
+}
+
+/**
+ * The guest CPU model follows the host, and this backend does not change it: asking for a VM
+ * without EDAT-1 or EDAT-2 works only where the machine lacks it already.
+ */
+function refuseFacilitiesItCannotRemove(vm: KvmVm, opts: VmOptions): void {
+  if (opts.facilities === undefined) return;
+  const has = vm.guestFacilities();
+  const kept = [opts.facilities.edat1 === false && has.edat1 ? 'EDAT-1 (8)' : null, opts.facilities.edat2 === false && has.edat2 ? 'EDAT-2 (78)' : null].filter(Boolean);
+  if (kept.length) {
+    fail(ERRNO.EOPNOTSUPP, 'KVM_SET_DEVICE_ATTR', `the kvm backend cannot remove ${kept.join(' and ')}: the guest facilities follow the host CPU model; use the emulated backend for that`);
   }
 }
 
@@ -209,6 +225,21 @@ class KvmVm implements VmHandle {
 
   keyop(operation: number, guestAddr: bigint, key: number): number {
     return this.addon.keyop(this.fd, guestAddr, operation, key);
+  }
+
+  /**
+   * The VM's guest CPU model. KVM builds the guest's facility list from the host's, so a
+   * machine without a facility (Hercules has no EDAT-2, 78) gives VMs without it.
+   */
+  guestFacilities(): GuestFacilities {
+    const model = new Uint8Array(STRUCT_SIZE.kvm_s390_vm_cpu_processor);
+    check(this.addon.getCpuProcessor(this.fd, model), 'KVM_GET_DEVICE_ATTR', 'KVM_S390_VM_CPU_MODEL / KVM_S390_VM_CPU_PROCESSOR');
+    const list = model.subarray(CPU_PROCESSOR_FAC_LIST_OFFSET);
+    const installed: number[] = [];
+    // STFLE numbering: facility n is bit n of the string, most significant bit of byte 0 first.
+    for (let n = 0; n < list.length * 8; n++) if (list[n >> 3]! & (0x80 >> (n & 7))) installed.push(n);
+    const has = (n: number) => installed.includes(n);
+    return { edat1: has(FACILITY.EDAT1), edat2: has(FACILITY.EDAT1) && has(FACILITY.EDAT2), installed };
   }
 
   createVcpu(id: number, opts: VcpuOptions): VcpuHandle {
