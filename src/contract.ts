@@ -10,12 +10,13 @@ export type BackendKind = 'kvm' | 'emulated';
 /**
  * Kernel behaviour to reproduce (spec §0.1, §13):
  * - 'newest'   torvalds tree after the gmap rewrite (KEYOP present)
- * - 'classic'  v6.3 up to the rewrite (cmpxchg, memslot pre-check on absolute ops)
+ * - 'classic'  v6.12 up to the rewrite (cmpxchg, memslot pre-check on absolute ops)
+ * - 'v6.3'     6.3–6.11: classic before the 6.12 memslot check of access-register tables
  * - 'v5.18'    5.18–6.2: storage-key memops, no cmpxchg, older validation order
  * - 'pre-5.18' 5.7–5.17: logical memops and SIDA only, no keys, no vm-fd memop
  */
-export type KernelProfile = 'newest' | 'classic' | 'v5.18' | 'pre-5.18';
-export const KERNEL_PROFILES: readonly KernelProfile[] = ['newest', 'classic', 'v5.18', 'pre-5.18'];
+export type KernelProfile = 'newest' | 'classic' | 'v6.3' | 'v5.18' | 'pre-5.18';
+export const KERNEL_PROFILES: readonly KernelProfile[] = ['newest', 'classic', 'v6.3', 'v5.18', 'pre-5.18'];
 
 /**
  * A `struct kvm_s390_mem_op` after argument checking: every number fits its field, `buf` and

@@ -3,6 +3,7 @@
 // program code, or -errno); lifecycle calls throw KvmError. All vcpu ioctls run synchronously
 // on the calling thread (KVM wants a vcpu driven by one thread).
 import { CAP, CPU_PROCESSOR_FAC_LIST_OFFSET, ERRNO, FACILITY, GET_SKEYS_NONE, KVM_RUN_OFFSET, MEMOP_EXT, MEMSLOT_ALIGNMENT, NUM_ACRS, NUM_CRS, STRUCT_SIZE, SYNC } from '../abi/constants.js';
+import os from 'node:os';
 import { HOST_BYTE_ORDER, decodeSregs, encodeSregs } from '../abi/structs.js';
 import type {
   BackendHandle,
@@ -66,11 +67,18 @@ function archNote(): string {
     : `; besides, this is a ${process.arch} host: KVM_S390_MEM_OP exists only on IBM Z (s390x) Linux, so use the emulated backend here`;
 }
 
-/** The kernel profile a host's capabilities point to (spec §0.1, §12). */
-export function inferProfile(memopExtension: number, keyop: number): KernelProfile {
+/**
+ * The kernel profile of a host: capabilities tell the eras apart (spec §0.1, §12); the release
+ * tells 6.3–6.11 from 6.12 on, which differ only in how access-register tables outside memory
+ * fail and answer every capability alike. A 6.3–6.11 stable kernel that took the 6.12 fix is
+ * labelled v6.3 all the same: no capability or release number says so.
+ */
+export function inferProfile(memopExtension: number, keyop: number, release = os.release()): KernelProfile {
   if (memopExtension <= 0) return 'pre-5.18';
   if ((memopExtension & MEMOP_EXT.CAP_CMPXCHG) === 0) return 'v5.18';
-  return keyop > 0 ? 'newest' : 'classic';
+  if (keyop > 0) return 'newest';
+  const [major = 0, minor = 0] = release.split(/[.-]/, 2).map(Number);
+  return major === 6 && minor < 12 ? 'v6.3' : 'classic';
 }
 
 export interface OpenKvmOptions {
@@ -122,7 +130,7 @@ export function openKvmBackend(opts: OpenKvmOptions = {}): BackendHandle {
     const ext = Math.max(0, addon.checkExtension(fd, CAP.S390_MEM_OP_EXTENSION));
     const keyop = Math.max(0, addon.checkExtension(fd, CAP.S390_KEYOP));
     const profile = inferProfile(ext, keyop);
-    const reason = `real KVM on ${process.arch}: API ${version}, KVM_CAP_S390_MEM_OP ${maxSize}, MEM_OP_EXTENSION ${ext}, KEYOP ${keyop} → profile ${profile}`;
+    const reason = `real KVM on ${process.arch}: Linux ${os.release()}, API ${version}, KVM_CAP_S390_MEM_OP ${maxSize}, MEM_OP_EXTENSION ${ext}, KEYOP ${keyop} → profile ${profile}`;
     return new KvmBackend(addon, fd, profile, reason);
   } catch (err) {
     addon.close(fd);
