@@ -138,6 +138,53 @@ export function openKvmBackend(opts: OpenKvmOptions = {}): BackendHandle {
   }
 }
 
+/**
+ * What a VM holds in the OS: its fd, its guest memory, and how many vcpu fds still keep it
+ * alive in the kernel. Shared by the VM handle and its vcpu handles, and by the finalizers that
+ * close whatever a program forgot to close, so that however the handles are closed or
+ * collected, the memory is unmapped only after the last fd that lets the kernel reach it
+ * through the memslot: a memslot over unmapped (or later reused) host memory would alias it.
+ */
+interface VmResources {
+  readonly addon: NativeAddon;
+  readonly fd: number;
+  readonly memory: NativeMapping | null;
+  vmFdOpen: boolean;
+  openVcpus: number;
+}
+
+function releaseMemoryWhenUnreachable(vm: VmResources): void {
+  if (!vm.vmFdOpen && vm.openVcpus === 0) vm.memory?.unmap();
+}
+
+function closeVmFd(vm: VmResources): void {
+  if (!vm.vmFdOpen) return;
+  vm.vmFdOpen = false;
+  vm.addon.close(vm.fd);
+  releaseMemoryWhenUnreachable(vm);
+}
+
+interface VcpuResources {
+  readonly vm: VmResources;
+  readonly fd: number;
+  readonly run: NativeMapping;
+  open: boolean;
+}
+
+function closeVcpuFd(vcpu: VcpuResources): void {
+  if (!vcpu.open) return;
+  vcpu.open = false;
+  vcpu.run.unmap();
+  vcpu.vm.addon.close(vcpu.fd);
+  vcpu.vm.openVcpus--;
+  releaseMemoryWhenUnreachable(vcpu.vm);
+}
+
+/** Closes the fds of handles a program dropped without closing them. */
+const forgottenVms = new FinalizationRegistry<VmResources>(closeVmFd);
+const forgottenVcpus = new FinalizationRegistry<VcpuResources>(closeVcpuFd);
+const forgottenSystems = new FinalizationRegistry<{ addon: NativeAddon; fd: number }>(({ addon, fd }) => addon.close(fd));
+
 class KvmBackend implements BackendHandle {
   readonly kind = 'kvm' as const;
   #closed = false;
@@ -147,7 +194,9 @@ class KvmBackend implements BackendHandle {
     private readonly fd: number,
     readonly profile: KernelProfile,
     readonly reason: string,
-  ) {}
+  ) {
+    forgottenSystems.register(this, { addon, fd }, this);
+  }
 
   checkExtension(cap: number): number {
     return check(this.addon.checkExtension(this.fd, cap), 'KVM_CHECK_EXTENSION');
@@ -185,6 +234,7 @@ class KvmBackend implements BackendHandle {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    forgottenSystems.unregister(this);
     this.addon.close(this.fd);
   }
 }
@@ -204,15 +254,17 @@ function refuseFacilitiesItCannotRemove(vm: KvmVm, opts: VmOptions): void {
 
 class KvmVm implements VmHandle {
   readonly #desc = new MemOpDescriptor();
-  readonly #vcpus = new Set<KvmVcpu>();
-  #closed = false;
+  readonly #resources: VmResources;
 
   constructor(
     private readonly addon: NativeAddon,
     private readonly fd: number,
-    private readonly memory: NativeMapping | null,
+    memory: NativeMapping | null,
     private readonly runSize: number,
-  ) {}
+  ) {
+    this.#resources = { addon, fd, memory, vmFdOpen: true, openVcpus: 0 };
+    forgottenVms.register(this, this.#resources, this);
+  }
 
   checkExtension(cap: number): number {
     return check(this.addon.checkExtension(this.fd, cap), 'KVM_CHECK_EXTENSION');
@@ -261,12 +313,8 @@ class KvmVm implements VmHandle {
       addon.close(vcpuFd);
       fail(-run, 'mmap', 'the vcpu kvm_run area');
     }
-    const vcpu = new KvmVcpu(addon, id, vcpuFd, run, this.checkExtension(CAP.S390_VCPU_RESETS) > 0, () => {
-      this.#vcpus.delete(vcpu);
-      this.#releaseMemoryWhenUnused();
-    });
-    this.#vcpus.add(vcpu);
-    return vcpu;
+    this.#resources.openVcpus++;
+    return new KvmVcpu(addon, id, { vm: this.#resources, fd: vcpuFd, run, open: true }, this.checkExtension(CAP.S390_VCPU_RESETS) > 0);
   }
 
   /** The kernel does not say why a memop failed. */
@@ -279,14 +327,8 @@ class KvmVm implements VmHandle {
    * memory stays mapped until the last vcpu is closed too.
    */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.addon.close(this.fd);
-    this.#releaseMemoryWhenUnused();
-  }
-
-  #releaseMemoryWhenUnused(): void {
-    if (this.#closed && this.#vcpus.size === 0) this.memory?.unmap();
+    forgottenVms.unregister(this);
+    closeVmFd(this.#resources);
   }
 }
 
@@ -295,16 +337,23 @@ class KvmVcpu implements VcpuHandle {
   readonly #sregs = new Uint8Array(STRUCT_SIZE.kvm_sregs);
   /** The caller's values of the PSW bits a commit run overrides. */
   #userPswBits = 0n;
-  #closed = false;
+  readonly #resources: VcpuResources;
+  private readonly addon: NativeAddon;
+  private readonly fd: number;
+  private readonly run: NativeMapping;
 
   constructor(
-    private readonly addon: NativeAddon,
+    addon: NativeAddon,
     readonly id: number,
-    private readonly fd: number,
-    private readonly run: NativeMapping,
+    resources: VcpuResources,
     private readonly hasVcpuResets: boolean,
-    private readonly onClose: () => void,
-  ) {}
+  ) {
+    this.addon = addon;
+    this.fd = resources.fd;
+    this.run = resources.run;
+    this.#resources = resources;
+    forgottenVcpus.register(this, resources, this);
+  }
 
   memop(req: MemOpRequest): number {
     return this.addon.memop(this.fd, this.#desc.fill(req), req.buf, req.old);
@@ -478,11 +527,8 @@ class KvmVcpu implements VcpuHandle {
   }
 
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.run.unmap();
-    this.addon.close(this.fd);
-    this.onClose();
+    forgottenVcpus.unregister(this);
+    closeVcpuFd(this.#resources);
   }
 }
 
