@@ -10,12 +10,15 @@
 #   --scenarios N      differential scenarios per kernel (default 500; 0 skips it)
 #   --seed N           differential seed (default: the date, printed)
 #   --vitest FILES     the vitest files run in the guest (default: every suite that needs KVM)
+#   --no-shrink        keep differential disagreements as generated (shrinking reruns each many
+#                      times on the emulated CPU)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT="$PWD"
 kernels="bookworm,trixie,forky"
 scenarios=500
 seed="$(date +%Y%m%d)"
+shrink=""
 vitest_files="test/kvm-backend.test.ts test/abi-agreement.test.ts test/real-kvm.test.ts"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -23,6 +26,7 @@ while [ $# -gt 0 ]; do
     --scenarios) scenarios="$2"; shift 2 ;;
     --seed) seed="$2"; shift 2 ;;
     --vitest) vitest_files="$2"; shift 2 ;;
+    --no-shrink) shrink="--no-shrink"; shift ;;
     *) echo "run.sh: unknown option $1 (see the header of ci/real-kvm/run.sh)" >&2; exit 2 ;;
   esac
 done
@@ -59,7 +63,7 @@ for suite in "${suites[@]}"; do
   echo "== $release ($package $version, Debian $suite)"
   node ci/real-kvm/image.mjs --busybox "$BUSYBOX" --sysroot "$SYSROOT" --tree "$SCRATCH/tree" \
     --kernel-dir "$kdir" --init ci/real-kvm/guest-init.sh --out "$SCRATCH/initrd.cpio" \
-    --env "BED_SCENARIOS=$scenarios" --env "BED_SEED=$seed" --env "BED_VITEST=$vitest_files"
+    --env "BED_SCENARIOS=$scenarios" --env "BED_SEED=$seed" --env "BED_VITEST=$vitest_files" --env "BED_SHRINK=$shrink"
   node ci/real-kvm/boot.mjs --hercules "$HERCULES" --kernel "$kdir/vmlinuz" --initrd "$SCRATCH/initrd.cpio" \
     --out "$out" --timeout 2400 || true
   line="$(node ci/real-kvm/report.mjs "$out" "$suite")" || status=1
