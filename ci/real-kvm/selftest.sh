@@ -46,9 +46,9 @@ if ! command -v s390x-linux-gnu-gcc >/dev/null || [ ! -e /usr/s390x-linux-gnu/li
 fi
 
 # linux-source-* is an arch-all package; the private s390x apt state of the suite lists it.
-debian_cache "$suite" show "$source_pkg" >/dev/null 2>&1 || give_up "Debian $suite has no $source_pkg (has: $(debian_cache "$suite" search '^linux-source-[0-9]' | cut -d' ' -f1 | tr '\n' ' '))"
+debian_cache "$suite" show "$source_pkg" >/dev/null 2>&1 || give_up "Debian $suite has no $source_pkg (has: $(debian_cache "$suite" search '^linux-source-[0-9]' | cut -d' ' -f1 | paste -sd' '))"
 debian_download "$suite" "$work" "$source_pkg=$version" 2>"$log" \
-  || give_up "$source_pkg $version (the kernel's version) is not served by $(debian_mirror)"
+  || give_up "$source_pkg $version (the kernel's version) could not be fetched from $(debian_mirror) for $suite: $(tail -n 1 "$log")"
 
 # Only what the selftest build reads: the kernel's top-level build files to generate the uapi
 # headers (make headers; headers_install would need rsync), and the tools tree of the selftests.
