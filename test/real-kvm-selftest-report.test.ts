@@ -30,8 +30,10 @@ const MEMOP_ABORTED = `TAP version 13
 ok 1 simple copy
 ok 2 copy with storage keys
 ==== Test Assertion Failure ====
-  s390/memop.c:300: !memcmp(mem1, mem2, size)
-  pid=71 tid=71 errno=0 - Success
+  s390/memop.c:370: uc.cmd == UCALL_SYNC
+  pid=139 tid=139 errno=0 - Success
+sh: line 0: addr2line: not found
+  0 != 0x1 (uc.cmd != UCALL_SYNC)
 `;
 
 let dir: string | undefined;
@@ -94,7 +96,7 @@ describe('report.mjs with the selftest', () => {
     expect(r.status).toBe(0);
     expect(r.line).toMatch(/: 1 passed, 0 failed, 0 skipped; selftest memop 2 passed, 1 failed, 0 skipped$/);
     expect(r.json).toMatchObject({ exitStatus: 134, failed: 1, notRun: 2 });
-    expect(r.json.failures[0]).toBe('test 3 aborted the run (3 of 5 never reported): ==== Test Assertion Failure ====');
+    expect(r.json.failures[0]).toBe('test 3 aborted the run (3 of 5 never reported): s390/memop.c:370: uc.cmd == UCALL_SYNC: 0 != 0x1 (uc.cmd != UCALL_SYNC)');
     expect(r.summary).toContain('selftest failure (machine or kernel, not ours): test 3 aborted the run');
   });
 

@@ -33,6 +33,23 @@ export function parseKtap(text) {
 }
 
 /**
+ * The selftest library's "==== Test Assertion Failure ====" block in one line: where and what
+ * (e.g. "s390/memop.c:370: uc.cmd == UCALL_SYNC: 0 != 0x1 (uc.cmd != UCALL_SYNC)"), without the
+ * pid line and the backtrace that the guest cannot symbolise.
+ */
+export function assertionOf(output) {
+  const lines = output.split('\n');
+  const at = lines.findIndex((l) => l.includes('Test Assertion Failure'));
+  if (at < 0) return null;
+  const detail = lines
+    .slice(at + 1)
+    .map((l) => l.trim())
+    .filter((l) => l && !/^pid=\d+|addr2line|^#|^0x[0-9a-f]+:? /i.test(l))
+    .slice(0, 2);
+  return detail.length ? detail.join(': ') : 'Test Assertion Failure';
+}
+
+/**
  * What report.mjs writes about the selftest: `lines` for summary.txt, `json` for selftest.json,
  * `problem` when the bed could not give this kernel a baseline (no build, no output).
  */
@@ -57,7 +74,7 @@ export function selftestSection(dir, steps) {
   // how many are missing and the assertion text says why.
   const missing = planned !== null && !planSkip ? Math.max(0, planned - tests.length) : 0;
   if (missing > 0) {
-    const assertion = output.split('\n').find((l) => /Assertion|assert|Failed guest|Unexpected/i.test(l))?.trim();
+    const assertion = assertionOf(output);
     failures.push(`test ${tests.length + 1} aborted the run (${missing} of ${planned} never reported)${assertion ? `: ${assertion}` : ''}`);
   }
   const exitStatus = step ? Number(step[1]) : null;
