@@ -58,6 +58,16 @@ export interface ProfileSwitches {
    * a no-op that faults nothing in. Seen on 6.1 and 6.12 in the real-kernel test bed.
    */
   readonly setSkeysDropsKeyWithoutPageTable: boolean;
+  /**
+   * An access-register-mode memop translates the access registers of the calling host thread,
+   * not the guest's: ar_translation first stored the CPU's current ARs into the vcpu's copy
+   * (save_access_regs), which outside SIE are the host's, and then reads the ALET from there, so
+   * the guest's ARs are overwritten too. Fixed in 6.9 ("KVM: s390: fix access register usage in
+   * ioctls"); 6.1 in the test bed still has it. In a Node process ARs 2-15 are 0 (primary
+   * space) and ARs 0-1 hold the thread pointer, so only AR 2-15 results are predictable: the
+   * model takes those as 0 and leaves AR 0-1 as they are.
+   */
+  readonly memopUsesHostAccessRegisters: boolean;
 }
 
 const NEWEST: ProfileSwitches = {
@@ -76,6 +86,7 @@ const NEWEST: ProfileSwitches = {
   keyUsePerProcess: false,
   firstAccessWithoutKeysMarksChange: true,
   setSkeysDropsKeyWithoutPageTable: false,
+  memopUsesHostAccessRegisters: false,
 };
 
 const CLASSIC: ProfileSwitches = {
@@ -94,10 +105,12 @@ const CLASSIC: ProfileSwitches = {
 const V6_3: ProfileSwitches = {
   ...CLASSIC,
   arTablesFaultOutsideMemory: true,
+  memopUsesHostAccessRegisters: true,
 };
 
 const V5_18: ProfileSwitches = {
   ...CLASSIC,
+  memopUsesHostAccessRegisters: true,
   memopExtension: 1,
   commonValidation: false,
   vmOpCheckedFirst: false,

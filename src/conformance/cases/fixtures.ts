@@ -1,6 +1,7 @@
 // Shared set-up for vcpu cases: absolute memory access on every kernel, and the memop
 // selftest's environment (spec selftest-vectors "Environment ENV") built with PageTableBuilder.
 import { CAP, MEMOP, MEMOP_F } from '../../abi/constants.js';
+import { PROFILES } from '../../emulated/profiles.js';
 import type { MemOpDesc } from '../../api/arguments.js';
 import { expectBytes, expectResult } from '../assertions.js';
 import type { Vcpu } from '../../api/vcpu.js';
@@ -140,4 +141,15 @@ export function namesTheRule(ctx: CaseContext, err: unknown, rule: RegExp): bool
 export function setKeys(vm: Vm, gfn: number | bigint, keys: Uint8Array): void {
   vm.setStorageKeys(gfn, keys);
   vm.setStorageKeys(gfn, keys);
+}
+
+/**
+ * Skips a case that needs the guest's access registers translated: before 6.9 an AR-mode memop
+ * translates the calling host thread's ARs instead (errata; stated by
+ * logical/access-registers/host-registers-before-6.9).
+ */
+export function requireGuestAccessRegisters(ctx: CaseContext): void {
+  if (PROFILES[ctx.profile].memopUsesHostAccessRegisters) {
+    ctx.skip('before 6.9 an access-register-mode memop translates the host thread\'s access registers, not the guest\'s ("KVM: s390: fix access register usage in ioctls")');
+  }
 }

@@ -8,7 +8,7 @@ import type { Vm } from '../../api/vm.js';
 import { PageTableBuilder } from '../../guest-tables/page-table-builder.js';
 import { assert, expectBytes, expectErrno, expectResult } from '../assertions.js';
 import type { CaseContext, ConformanceCase } from '../types.js';
-import { CR0_EDAT, CR0_LAP, LREAD, LWRITE, absoluteMemory, namesTheRule, type AbsoluteMemory, setKeys } from './fixtures.js';
+import { CR0_EDAT, CR0_LAP, LREAD, LWRITE, absoluteMemory, namesTheRule, type AbsoluteMemory, setKeys, requireGuestAccessRegisters } from './fixtures.js';
 
 const INJECT = MEMOP_F.INJECT_EXCEPTION;
 const CHECK = MEMOP_F.CHECK_ONLY;
@@ -391,6 +391,7 @@ export const logicalCases: readonly ConformanceCase[] = [
     title: 'AR mode: ALET 1 is secondary, reserved bits 0x28, invalid ALE 0x29, sequence 0x2a, ASTE 0x2b/0x2c, fetch-only ALE 4',
     source: 'spec §8.4, §8.9',
     run(ctx) {
+      requireGuestAccessRegisters(ctx);
       const m = machine(ctx);
       const p = tables(m).map(0x5000n, 4096, 0x300000n);
       const s = new PageTableBuilder(m.mem, { tableArea: { start: 0x1800000n, end: 0x1a00000n } }).map(0x5000n, 4096, 0x301000n);

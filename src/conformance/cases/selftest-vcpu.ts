@@ -3,7 +3,7 @@
 import { MEMOP, MEMOP_F, PGM } from '../../abi/constants.js';
 import { assert, expectBytes, expectErrno, expectFilled, expectResult } from '../assertions.js';
 import type { CaseContext, ConformanceCase } from '../types.js';
-import { CR0_FPO, CR0_SPO, LREAD, LWRITE, S, VA_LAST, checkAndDo, keyed, selftestEnv, type SelftestEnv, setKeys } from './fixtures.js';
+import { CR0_FPO, CR0_SPO, LREAD, LWRITE, S, VA_LAST, checkAndDo, keyed, selftestEnv, type SelftestEnv, setKeys, requireGuestAccessRegisters } from './fixtures.js';
 
 const SKEY = MEMOP_F.SKEY_PROTECTION;
 const INJECT = MEMOP_F.INJECT_EXCEPTION;
@@ -229,6 +229,7 @@ export const selftestVcpuCases: readonly ConformanceCase[] = [
     title: 'in AR mode with AR1 = 0 the primary space is used',
     source: 'selftest T16',
     run(ctx) {
+      requireGuestAccessRegisters(ctx);
       const env = selftestEnv(ctx);
       const h1 = ctx.randomBytes(S);
       const psw = env.vcpu.getState().psw;
