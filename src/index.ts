@@ -1,4 +1,5 @@
 // kvm-s390: key-checked access to s390x KVM guest memory, on real KVM or a bit-exact model.
+import './disposable.js';
 export { openBackend, Backend, type OpenBackendOptions, type CreateVmOptions } from './api/backend.js';
 export { Vm, type KeyOption, type CompareAndExchangeResult, type SkeysOptions } from './api/vm.js';
 export { Vcpu, type LogicalAccessOptions, type VcpuCreateOptions } from './api/vcpu.js';

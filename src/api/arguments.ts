@@ -95,7 +95,7 @@ function checkOptionalBytes(value: unknown, name: string, size: number): Uint8Ar
 /** The descriptor a caller passes to `memop`: `struct kvm_s390_mem_op` with buffers for pointers. */
 export interface MemOpDesc {
   op: number;
-  gaddr?: bigint;
+  gaddr?: number | bigint;
   size: number;
   flags?: number | bigint;
   /** Data source or sink; absent or null is a NULL pointer. */
