@@ -125,11 +125,15 @@ describe('the packed package in a fresh consumer project', () => {
     expectExamplesRan(path.join(dir, 'out'), 'js', 'both');
   });
 
-  it('ships docs and source maps that carry their sources, and runs on any OS', () => {
+  it('ships LICENSE, CHANGELOG, docs and source maps that carry their sources, and runs on any OS', () => {
     const installed = path.join(consumer, 'node_modules/kvm-s390');
     const pkg = JSON.parse(readFileSync(path.join(installed, 'package.json'), 'utf8')) as Record<string, unknown>;
     expect(pkg.os).toBeUndefined();
-    for (const file of ['README.md', 'docs/architecture.md', 'scripts/install.mjs']) {
+    expect(pkg.license).toBe('MIT');
+    expect(readFileSync(path.join(installed, 'LICENSE'), 'utf8')).toContain('Copyright (c) 2026 kvm-s390 contributors');
+    expect(readFileSync(path.join(installed, 'CHANGELOG.md'), 'utf8')).toMatch(/^## \[Unreleased\]$/m);
+    for (const field of ['repository', 'homepage', 'bugs']) expect(JSON.stringify(pkg[field]), field).toContain('github.com/kvm-s390/kvm-s390');
+    for (const file of ['LICENSE', 'CHANGELOG.md', 'README.md', 'docs/architecture.md', 'scripts/install.mjs']) {
       expect(() => readFileSync(path.join(installed, file)), file).not.toThrow();
     }
     const maps = readdirSync(path.join(installed, 'dist'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js.map'));
