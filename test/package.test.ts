@@ -52,13 +52,19 @@ declare class TextEncoder { encode(s: string): Uint8Array }
 declare class TextDecoder { decode(b: Uint8Array): string }
 `;
 // Types the runtime has: a compile-time check that the exported types say so.
-const TYPE_CHECKS = `import { KvmError, MEMOP, openBackend, type MemOpDesc } from 'kvm-s390';
+const TYPE_CHECKS = `import { AccessException, KvmError, MEMOP, PGM, openBackend, type MemOpCode, type MemOpDesc, type PgmCode } from 'kvm-s390';
 const viaNumber: MemOpDesc = { op: MEMOP.ABSOLUTE_READ, gaddr: 0x1000, size: 8 };
 const viaBigint: MemOpDesc = { op: MEMOP.ABSOLUTE_READ, gaddr: 0x1000n, size: 8 };
-export function codeOf(err: KvmError): string {
-  return err.code;
+const op: MemOpCode = MEMOP.ABSOLUTE_CMPXCHG;
+const pgm: PgmCode = PGM.PROTECTION;
+const errno: KvmError['code'] = 'E2BIG';
+// @ts-expect-error KvmError['code'] is the errno union, not any string
+const notErrno: KvmError['code'] = 'PGM_PROTECTION';
+const pgmName: AccessException['code'] = 'PGM_ADDRESSING';
+export function explain(err: KvmError): string | null {
+  return err.reasonIsLikely ? \`likely \${err.reason}\` : err.reason;
 }
-export const descriptors = [viaNumber, viaBigint];
+export const values = [viaNumber, viaBigint, op, pgm, errno, notErrno, pgmName];
 export const open = openBackend;
 `;
 

@@ -75,14 +75,16 @@ export const PGM = {
   REGION_THIRD_TRANS: 0x3b,
 } as const;
 export type PgmCode = (typeof PGM)[keyof typeof PGM];
+/** 'PGM_PROTECTION' …; `PGM_0x..` for a code outside the table. */
+export type PgmName = `PGM_${keyof typeof PGM}` | `PGM_0x${string}`;
 
 const PGM_NAME_BY_CODE = new Map<number, string>(
   Object.entries(PGM).map(([name, code]) => [code, `PGM_${name}`]),
 );
 
 /** 'PGM_PROTECTION' for 4; `PGM_0x..` for a code the memop API never returns. */
-export function pgmName(code: number): string {
-  return PGM_NAME_BY_CODE.get(code) ?? `PGM_0x${code.toString(16).padStart(2, '0')}`;
+export function pgmName(code: number): PgmName {
+  return (PGM_NAME_BY_CODE.get(code) as PgmName | undefined) ?? `PGM_0x${code.toString(16).padStart(2, '0')}`;
 }
 
 /** Linux errno values the interface produces (asm-generic, identical on s390x and x86_64). */

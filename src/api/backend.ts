@@ -57,7 +57,8 @@ export class Backend extends Closable {
     const memorySize = checkU64(opts.memorySize, 'memorySize');
     this.assertOpen('KVM_CREATE_VM');
     const facilities = opts.facilities === undefined ? undefined : { edat1: opts.facilities.edat1 !== false, edat2: opts.facilities.edat2 !== false };
-    return new Vm(this.#handle.createVm({ memorySize, facilities }));
+    const model = { profile: this.#handle.profile, likely: this.#handle.kind === 'kvm', memorySize };
+    return new Vm(this.#handle.createVm({ memorySize, facilities }), model);
   }
 
   close(): void {

@@ -1,8 +1,9 @@
 // The public vcpu: state, logical memops and SIDA through the contract, once for every backend.
-import { MEMOP, MEMOP_F, NUM_ACRS, NUM_CRS } from '../abi/constants.js';
+import { MEMOP, MEMOP_F, MEM_OP_MAX_SIZE, NUM_ACRS, NUM_CRS } from '../abi/constants.js';
 import type { ProgramInterrupt, ResetKind, VcpuHandle, VcpuState, VcpuStateUpdate } from '../contract.js';
-import { ArgumentRangeError, ArgumentTypeError, KvmError } from '../errors.js';
+import { ArgumentRangeError, ArgumentTypeError, type AccessException } from '../errors.js';
 import { accessException } from './access-exception.js';
+import { chunkAddress, splitAccess, type RefusedChunk } from './chunked.js';
 import {
   checkAccessKey,
   checkBytes,
@@ -13,7 +14,9 @@ import {
   checkU8,
   type MemOpDesc,
 } from './arguments.js';
+import type { MemOpTarget } from '../emulated/refusals.js';
 import { Closable } from './handle-guard.js';
+import { memopRefused, type RefusalModel } from './refusal.js';
 
 export interface VcpuCreateOptions {
   /** Emulated backend only: a protected (PV) vcpu, so SIDA ops succeed. */
@@ -46,11 +49,15 @@ function checkRegisterArray<T>(value: unknown, name: string, check: (v: unknown,
 
 export class Vcpu extends Closable {
   readonly #handle: VcpuHandle;
+  readonly #model: RefusalModel;
+  readonly #target: MemOpTarget;
 
   /** @internal */
-  constructor(handle: VcpuHandle) {
+  constructor(handle: VcpuHandle, model: RefusalModel, isProtected: boolean, sidaSize: number) {
     super();
     this.#handle = handle;
+    this.#model = model;
+    this.#target = { fd: 'vcpu', profile: model.profile, protectedVcpu: isProtected, sidaSize };
   }
 
   get id(): number {
@@ -65,7 +72,7 @@ export class Vcpu extends Closable {
     const req = checkMemOpDesc(d);
     this.assertOpen('KVM_S390_MEM_OP');
     const r = this.#handle.memop(req);
-    if (r < 0) throw new KvmError(-r, 'KVM_S390_MEM_OP');
+    if (r < 0) throw memopRefused(this.#model, this.#target, req, -r);
     return r;
   }
 
@@ -107,32 +114,65 @@ export class Vcpu extends Closable {
     this.#handle.clearPendingInterrupts();
   }
 
-  /** LOGICAL_READ; throws AccessException on a program-interruption code. */
+  /**
+   * LOGICAL_READ; throws AccessException on a program-interruption code. Above 65536 bytes it
+   * runs one LOGICAL_READ per 65536-byte chunk (see `splitAccess`).
+   */
   read(gaddr: number | bigint, length: number, opts: LogicalAccessOptions = {}): Uint8Array {
     const addr = checkU64(gaddr, 'gaddr');
     const size = checkLength(length);
     const fields = logicalFields(opts);
     const buf = new Uint8Array(size);
-    const r = this.memop({ op: MEMOP.LOGICAL_READ, gaddr: addr, size, buf, ...fields });
-    if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'fetch', gaddr: addr, length: size, key: opts.key, space: 'logical' });
+    if (size <= MEM_OP_MAX_SIZE) {
+      const r = this.memop({ op: MEMOP.LOGICAL_READ, gaddr: addr, size, buf, ...fields });
+      if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'fetch', gaddr: addr, length: size, key: opts.key, space: 'logical' });
+      return buf;
+    }
+    const refused = splitAccess(size, (offset, n) =>
+      this.memop({ op: MEMOP.LOGICAL_READ, gaddr: chunkAddress(addr, offset), size: n, buf: buf.subarray(offset, offset + n), ...fields }),
+    );
+    if (refused) throw this.#chunkRefused(refused, addr, 'fetch', opts.key);
     return buf;
   }
 
-  /** LOGICAL_WRITE; throws AccessException on a program-interruption code. */
+  /**
+   * LOGICAL_WRITE; throws AccessException on a program-interruption code. Above 65536 bytes
+   * it runs one LOGICAL_WRITE per 65536-byte chunk (see `splitAccess`).
+   */
   write(gaddr: number | bigint, data: Uint8Array, opts: LogicalAccessOptions = {}): void {
     const addr = checkU64(gaddr, 'gaddr');
     const buf = checkBytes(data, 'data');
     const fields = logicalFields(opts);
-    const r = this.memop({ op: MEMOP.LOGICAL_WRITE, gaddr: addr, size: buf.length, buf, ...fields });
-    if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'store', gaddr: addr, length: buf.length, key: opts.key, space: 'logical' });
+    const size = buf.length;
+    if (size <= MEM_OP_MAX_SIZE) {
+      const r = this.memop({ op: MEMOP.LOGICAL_WRITE, gaddr: addr, size, buf, ...fields });
+      if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'store', gaddr: addr, length: size, key: opts.key, space: 'logical' });
+      return;
+    }
+    const refused = splitAccess(size, (offset, n) =>
+      this.memop({ op: MEMOP.LOGICAL_WRITE, gaddr: chunkAddress(addr, offset), size: n, buf: buf.subarray(offset, offset + n), ...fields }),
+    );
+    if (refused) throw this.#chunkRefused(refused, addr, 'store', opts.key);
   }
 
-  /** CHECK_ONLY: 0 when the access would succeed, else its program-interruption code. */
+  #chunkRefused(refused: RefusedChunk, addr: bigint, mode: 'fetch' | 'store', key: number | undefined): AccessException {
+    const what = { mode, gaddr: chunkAddress(addr, refused.offset), length: refused.size, key, space: 'logical' } as const;
+    return accessException(refused.code, this.#handle.lastFault(), what, refused.offset);
+  }
+
+  /**
+   * CHECK_ONLY: 0 when the access would succeed, else its program-interruption code. Above
+   * 65536 bytes, one check per chunk; the first non-zero code.
+   */
   check(gaddr: number | bigint, length: number, mode: 'read' | 'write', opts: LogicalAccessOptions = {}): number {
     const op = mode === 'read' ? MEMOP.LOGICAL_READ : mode === 'write' ? MEMOP.LOGICAL_WRITE : undefined;
     if (op === undefined) throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `mode must be 'read' or 'write'`);
     const fields = logicalFields(opts);
-    return this.memop({ op, gaddr: checkU64(gaddr, 'gaddr'), size: checkLength(length), ...fields, flags: fields.flags | MEMOP_F.CHECK_ONLY });
+    const addr = checkU64(gaddr, 'gaddr');
+    const size = checkLength(length);
+    const flags = fields.flags | MEMOP_F.CHECK_ONLY;
+    if (size <= MEM_OP_MAX_SIZE) return this.memop({ op, gaddr: addr, size, ...fields, flags });
+    return splitAccess(size, (offset, n) => this.memop({ op, gaddr: chunkAddress(addr, offset), size: n, ...fields, flags }))?.code ?? 0;
   }
 
   readSida(offset: number, length: number): Uint8Array {

@@ -1,8 +1,9 @@
 // The public VM: argument checks, errno mapping and the ergonomic helpers, once for every backend.
-import { GET_SKEYS_NONE, MEMOP, MEMOP_F, SKEYS_MAX } from '../abi/constants.js';
+import { GET_SKEYS_NONE, MEMOP, MEMOP_F, MEM_OP_MAX_SIZE, PAGE_SIZE, SKEYS_MAX } from '../abi/constants.js';
 import type { VmHandle } from '../contract.js';
-import { ArgumentRangeError, KvmError } from '../errors.js';
+import { ArgumentRangeError, type AccessException } from '../errors.js';
 import { accessException } from './access-exception.js';
+import { chunkAddress, splitAccess, type RefusedChunk } from './chunked.js';
 import {
   checkAccessKey,
   checkBytes,
@@ -14,6 +15,7 @@ import {
   type MemOpDesc,
 } from './arguments.js';
 import { Closable } from './handle-guard.js';
+import { GUESSED_MODEL, memopRefused, skeysRefused, type RefusalModel } from './refusal.js';
 import { Vcpu, type VcpuCreateOptions } from './vcpu.js';
 
 export interface KeyOption {
@@ -35,11 +37,13 @@ export interface CompareAndExchangeResult {
 
 export class Vm extends Closable {
   readonly #handle: VmHandle;
+  readonly #model: RefusalModel;
 
   /** @internal */
-  constructor(handle: VmHandle) {
+  constructor(handle: VmHandle, model: RefusalModel = GUESSED_MODEL) {
     super();
     this.#handle = handle;
+    this.#model = model;
   }
 
   /** KVM_CHECK_EXTENSION on the vm fd. */
@@ -56,7 +60,7 @@ export class Vm extends Closable {
     const req = checkMemOpDesc(d);
     this.assertOpen('KVM_S390_MEM_OP');
     const r = this.#handle.memop(req);
-    if (r < 0) throw new KvmError(-r, 'KVM_S390_MEM_OP');
+    if (r < 0) throw memopRefused(this.#model, { fd: 'vm', profile: this.#model.profile }, req, -r);
     return r;
   }
 
@@ -71,7 +75,7 @@ export class Vm extends Closable {
     this.assertOpen('KVM_S390_GET_SKEYS');
     const out = new Uint8Array(count >= 1 && count <= SKEYS_MAX ? count : 0);
     const r = this.#handle.getStorageKeys(gfn, count, out, flags);
-    if (r < 0) throw new KvmError(-r, 'KVM_S390_GET_SKEYS');
+    if (r < 0) throw skeysRefused(this.#model, 'get', { startGfn: gfn, count, flags }, -r);
     return r === GET_SKEYS_NONE ? null : out;
   }
 
@@ -82,41 +86,76 @@ export class Vm extends Closable {
     const flags = opts.flags === undefined ? 0 : checkU32(opts.flags, 'options.flags');
     this.assertOpen('KVM_S390_SET_SKEYS');
     const r = this.#handle.setStorageKeys(gfn, keys, flags);
-    if (r < 0) throw new KvmError(-r, 'KVM_S390_SET_SKEYS');
+    if (r < 0) throw skeysRefused(this.#model, 'set', { startGfn: gfn, count: keys.length, flags, keys }, -r);
   }
 
   createVcpu(id: number, opts: VcpuCreateOptions = {}): Vcpu {
     checkInteger(id, 'id', 0, 0xffff_ffff);
     this.assertOpen('KVM_CREATE_VCPU');
-    return new Vcpu(this.#handle.createVcpu(id, { protected: opts.protected === true, sidaPages: opts.sidaPages }));
+    const isProtected = opts.protected === true;
+    const vcpu = this.#handle.createVcpu(id, { protected: isProtected, sidaPages: opts.sidaPages });
+    return new Vcpu(vcpu, this.#model, isProtected, (opts.sidaPages ?? 1) * PAGE_SIZE);
   }
 
-  /** Reads `length` absolute bytes; throws AccessException on a program-interruption code. */
+  /**
+   * Reads `length` absolute bytes; throws AccessException on a program-interruption code.
+   * Above 65536 bytes it runs one ABSOLUTE_READ per 65536-byte chunk (see `splitAccess`).
+   */
   read(gaddr: number | bigint, length: number, opts: KeyOption = {}): Uint8Array {
     const addr = checkU64(gaddr, 'gaddr');
     const size = checkLength(length);
     const key = checkAccessKey(opts.key);
     const buf = new Uint8Array(size);
-    const r = this.memop({ op: MEMOP.ABSOLUTE_READ, gaddr: addr, size, buf, ...keyFields(key) });
-    if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'fetch', gaddr: addr, length: size, key, space: 'absolute' });
+    if (size <= MEM_OP_MAX_SIZE) {
+      const r = this.memop({ op: MEMOP.ABSOLUTE_READ, gaddr: addr, size, buf, ...keyFields(key) });
+      if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'fetch', gaddr: addr, length: size, key, space: 'absolute' });
+      return buf;
+    }
+    const refused = splitAccess(size, (offset, n) =>
+      this.memop({ op: MEMOP.ABSOLUTE_READ, gaddr: chunkAddress(addr, offset), size: n, buf: buf.subarray(offset, offset + n), ...keyFields(key) }),
+    );
+    if (refused) throw this.#chunkRefused(refused, addr, 'fetch', key);
     return buf;
   }
 
-  /** Writes `data` to absolute storage; throws AccessException on a program-interruption code. */
+  /**
+   * Writes `data` to absolute storage; throws AccessException on a program-interruption code.
+   * Above 65536 bytes it runs one ABSOLUTE_WRITE per 65536-byte chunk (see `splitAccess`).
+   */
   write(gaddr: number | bigint, data: Uint8Array, opts: KeyOption = {}): void {
     const addr = checkU64(gaddr, 'gaddr');
     const buf = checkBytes(data, 'data');
     const key = checkAccessKey(opts.key);
-    const r = this.memop({ op: MEMOP.ABSOLUTE_WRITE, gaddr: addr, size: buf.length, buf, ...keyFields(key) });
-    if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'store', gaddr: addr, length: buf.length, key, space: 'absolute' });
+    const size = buf.length;
+    if (size <= MEM_OP_MAX_SIZE) {
+      const r = this.memop({ op: MEMOP.ABSOLUTE_WRITE, gaddr: addr, size, buf, ...keyFields(key) });
+      if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'store', gaddr: addr, length: size, key, space: 'absolute' });
+      return;
+    }
+    const refused = splitAccess(size, (offset, n) =>
+      this.memop({ op: MEMOP.ABSOLUTE_WRITE, gaddr: chunkAddress(addr, offset), size: n, buf: buf.subarray(offset, offset + n), ...keyFields(key) }),
+    );
+    if (refused) throw this.#chunkRefused(refused, addr, 'store', key);
   }
 
-  /** CHECK_ONLY: 0 when the access would succeed, else its program-interruption code. */
+  #chunkRefused(refused: RefusedChunk, addr: bigint, mode: 'fetch' | 'store', key: number | undefined): AccessException {
+    const what = { mode, gaddr: chunkAddress(addr, refused.offset), length: refused.size, key, space: 'absolute' } as const;
+    return accessException(refused.code, this.#handle.lastFault(), what, refused.offset);
+  }
+
+  /**
+   * CHECK_ONLY: 0 when the access would succeed, else its program-interruption code. Above
+   * 65536 bytes, one check per chunk; the first non-zero code.
+   */
   check(gaddr: number | bigint, length: number, mode: 'read' | 'write', opts: KeyOption = {}): number {
     const op = mode === 'read' ? MEMOP.ABSOLUTE_READ : mode === 'write' ? MEMOP.ABSOLUTE_WRITE : undefined;
     if (op === undefined) throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `mode must be 'read' or 'write'`);
     const key = checkAccessKey(opts.key);
-    return this.memop({ op, gaddr: checkU64(gaddr, 'gaddr'), size: checkLength(length), flags: MEMOP_F.CHECK_ONLY | keyFlag(key), key: key ?? 0 });
+    const addr = checkU64(gaddr, 'gaddr');
+    const size = checkLength(length);
+    const flags = MEMOP_F.CHECK_ONLY | keyFlag(key);
+    if (size <= MEM_OP_MAX_SIZE) return this.memop({ op, gaddr: addr, size, flags, key: key ?? 0 });
+    return splitAccess(size, (offset, n) => this.memop({ op, gaddr: chunkAddress(addr, offset), size: n, flags, key: key ?? 0 }))?.code ?? 0;
   }
 
   /** ABSOLUTE_CMPXCHG of `expected.length` bytes (1, 2, 4, 8 or 16, aligned). */
