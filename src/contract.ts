@@ -8,7 +8,7 @@ import type { AccessFault } from './errors.js';
 export type BackendKind = 'kvm' | 'emulated';
 
 /**
- * Kernel behaviour to reproduce (spec §0.1, §13):
+ * Kernel behaviour to reproduce (docs/memop-semantics.md §0.1, §13):
  * - 'newest'   torvalds tree after the gmap rewrite (KEYOP present)
  * - 'classic'  v6.3 up to the rewrite (cmpxchg, memslot pre-check on absolute ops)
  * - 'v5.18'    5.18–6.2: storage-key memops, no cmpxchg, older validation order
@@ -37,7 +37,7 @@ export interface MemOpRequest {
 export interface VmOptions {
   /** Bytes of guest memory in one memslot at absolute 0; a multiple of 1 MiB. */
   memorySize: bigint;
-  /** Guest CPU facilities that change translation (spec §8.6). Default: both present. */
+  /** Guest CPU facilities that change translation (docs/memop-semantics.md §8.6). Default: both present. */
   facilities?: { edat1?: boolean; edat2?: boolean };
 }
 
@@ -53,7 +53,7 @@ export interface Psw {
   addr: bigint;
 }
 
-/** The vcpu state a memop uses (spec §8, §11). */
+/** The vcpu state a memop uses (docs/memop-semantics.md §8, §11). */
 export interface VcpuState {
   psw: Psw;
   /** CR0..CR15. */
@@ -73,7 +73,7 @@ export interface VcpuStateUpdate {
 
 export type ResetKind = 'initial' | 'clear';
 
-/** A queued program interrupt as the kernel would deliver it (spec §8.9). */
+/** A queued program interrupt as the kernel would deliver it (docs/memop-semantics.md §8.9). */
 export interface ProgramInterrupt {
   code: number;
   /** Translation-exception identification (trans_exc_code). */

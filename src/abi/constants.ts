@@ -1,4 +1,4 @@
-// Every number of the kernel's s390 memop interface, defined once (spec §1, §2, §12).
+// Every number of the kernel's s390 memop interface, defined once (docs/memop-semantics.md §1, §2, §12).
 // native/abi.h mirrors these; test/abi-agreement.test.ts proves the two agree.
 
 /** Memory-operation codes (`struct kvm_s390_mem_op.op`). */
@@ -56,7 +56,7 @@ export const PAGE_SHIFT = 12;
 export const MEMSLOT_ALIGNMENT = 1 << 20;
 export const CMPXCHG_MAX_SIZE = 16;
 
-/** Program-interruption codes a memop can return (spec §2). */
+/** Program-interruption codes a memop can return (docs/memop-semantics.md §2). */
 export const PGM = {
   PROTECTION: 0x04,
   ADDRESSING: 0x05,
@@ -120,7 +120,7 @@ export function errnoName(errno: number): string {
   return ERRNO_NAME_BY_VALUE.get(errno) ?? `E${errno}`;
 }
 
-// ---- ioctl numbers (generic Linux encoding, spec §1.1) ----
+// ---- ioctl numbers (generic Linux encoding, docs/memop-semantics.md §1.1) ----
 const IOC_NONE = 0;
 const IOC_WRITE = 1;
 const IOC_READ = 2;
@@ -186,7 +186,7 @@ export const IOCTL = {
   S390_KEYOP: iowr(0x53, STRUCT_SIZE.kvm_s390_keyop),
 } as const;
 
-/** kvm_run sync-register bits (spec §1.5). */
+/** kvm_run sync-register bits (docs/memop-semantics.md §1.5). */
 export const SYNC = {
   PREFIX: 0x1,
   GPRS: 0x2,
@@ -203,7 +203,7 @@ export const SYNC = {
   DIAG318: 0x1000,
 } as const;
 
-/** Byte offsets inside the s390 `struct kvm_run` (spec §1.5). */
+/** Byte offsets inside the s390 `struct kvm_run` (docs/memop-semantics.md §1.5). */
 export const KVM_RUN_OFFSET = {
   exit_reason: 0x08,
   psw_mask: 0x20,
@@ -216,7 +216,7 @@ export const KVM_RUN_OFFSET = {
   crs: 0x208,
 } as const;
 
-/** Byte offsets inside `struct kvm_s390_mem_op` (spec §1.3). */
+/** Byte offsets inside `struct kvm_s390_mem_op` (docs/memop-semantics.md §1.3). */
 export const MEM_OP_OFFSET = {
   gaddr: 0,
   flags: 8,
@@ -229,7 +229,7 @@ export const MEM_OP_OFFSET = {
   old_addr: 40,
 } as const;
 
-/** Byte offsets inside `struct kvm_s390_skeys` (spec §1.5). */
+/** Byte offsets inside `struct kvm_s390_skeys` (docs/memop-semantics.md §1.5). */
 export const SKEYS_OFFSET = {
   start_gfn: 0,
   count: 8,
@@ -237,7 +237,7 @@ export const SKEYS_OFFSET = {
   flags: 24,
 } as const;
 
-/** Byte offsets inside `struct kvm_sregs` on s390 (spec §1.5). */
+/** Byte offsets inside `struct kvm_sregs` on s390 (docs/memop-semantics.md §1.5). */
 export const SREGS_OFFSET = {
   acrs: 0,
   crs: 64,

@@ -45,7 +45,7 @@ export function explain(opts: ExplainOptions): { lines: string[]; json: Record<s
   const fpoBit = (cr0 & CR0_FPO) !== 0n;
   const spoBit = (cr0 & CR0_SPO) !== 0n;
   const lapBit = (cr0 & CR0_LAP) !== 0n;
-  // FPO applies only with DAT off or a non-private ASCE (spec §8.7); SPO always (logical only).
+  // FPO applies only with DAT off or a non-private ASCE (docs/memop-semantics.md §8.7); SPO always (logical only).
   const overrides: OverrideContext | null = absolute ? null : { fetchProtectionOverride: fpoBit && !privateSpace, storageProtectionOverride: spoBit };
 
   const fragments: Fragment[] = [];

@@ -26,7 +26,7 @@ const ORDER = [
   CAP.S390_VCPU_RESETS,
 ];
 
-/** What a capability's answer means for memops (spec §0.1, §12). */
+/** What a capability's answer means for memops (docs/memop-semantics.md §0.1, §12). */
 export function capabilityMeaning(cap: number, value: number): string {
   switch (cap) {
     case CAP.S390_MEM_OP:

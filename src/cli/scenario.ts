@@ -250,7 +250,7 @@ export class ScenarioRunner {
     const end = startGfn + BigInt(count) < pages ? startGfn + BigInt(count) : pages;
     if (end <= startGfn) return 'outside';
     const keys = vm.getStorageKeys(startGfn, Number(end - startGfn));
-    // R and C (0x06) are set by accesses on real hardware: not compared (spec §9).
+    // R and C (0x06) are set by accesses on real hardware: not compared (docs/memop-semantics.md §9).
     return keys === null ? null : toHex(keys.map((k) => k & 0xf9));
   }
 

@@ -24,7 +24,7 @@ export interface ConformanceCase {
   /** Grouping for reports: 'absolute', 'cmpxchg', 'storage-keys', 'logical', 'selftest', … */
   readonly topic: string;
   readonly title: string;
-  /** Where the expectation comes from: 'selftest T2 E1', 'spec §5.1', … */
+  /** Where the expectation comes from: 'selftest T2 E1', 'docs/memop-semantics.md §5.1', … */
   readonly source: string;
   /** Needs a real guest running concurrently (only real KVM can run it). */
   readonly needsRealGuest?: boolean;

@@ -1,6 +1,6 @@
 // One storage-key byte per 4 KiB absolute page (ACC 0xF0, F 0x08, R 0x04, C 0x02, bit 7
 // reserved), default 0, held sparsely per 1 MiB so that a huge guest costs nothing until keys
-// are set. Also the VM's "uses keys" state that GET_SKEYS reports (spec §9).
+// are set. Also the VM's "uses keys" state that GET_SKEYS reports (docs/memop-semantics.md §9).
 const CHUNK_PAGES = 256;
 
 export const STORAGE_KEY = {

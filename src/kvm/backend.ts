@@ -31,7 +31,7 @@ const IRQ_RECORD = STRUCT_SIZE.kvm_s390_irq;
 const PGM_OFFSET = 8; // the payload union inside struct kvm_s390_irq
 const LE = HOST_BYTE_ORDER === 'little';
 const { EINTR, ENOBUFS } = ERRNO;
-// struct kvm_s390_pgm_info offsets (spec §1.5).
+// struct kvm_s390_pgm_info offsets (docs/memop-semantics.md §1.5).
 const PGM_TRANS_EXC_CODE = 0;
 const PGM_CODE = 28;
 const PGM_EXC_ACCESS_ID = 34;
@@ -61,7 +61,7 @@ function archNote(): string {
     : `; besides, this is a ${process.arch} host: KVM_S390_MEM_OP exists only on IBM Z (s390x) Linux, so use the emulated backend here`;
 }
 
-/** The kernel profile a host's capabilities point to (spec §0.1, §12). */
+/** The kernel profile a host's capabilities point to (docs/memop-semantics.md §0.1, §12). */
 export function inferProfile(memopExtension: number, keyop: number): KernelProfile {
   if (memopExtension <= 0) return 'pre-5.18';
   if ((memopExtension & MEMOP_EXT.CAP_CMPXCHG) === 0) return 'v5.18';
