@@ -4,7 +4,7 @@ export { openBackend, Backend, type OpenBackendOptions, type CreateVmOptions } f
 export { Vm, type KeyOption, type CompareAndExchangeResult, type SkeysOptions } from './api/vm.js';
 export { Vcpu, type LogicalAccessOptions, type VcpuCreateOptions } from './api/vcpu.js';
 export type { MemOpDesc } from './api/arguments.js';
-export { KvmError, AccessException, ArgumentRangeError, ArgumentTypeError, type AccessFault, type KvmErrorCode } from './errors.js';
+export { KvmError, AccessException, ArgumentRangeError, ArgumentTypeError, type AccessFault, type KvmErrorCode, type ArgErrorCode } from './errors.js';
 export {
   MEMOP,
   MEMOP_F,
@@ -26,7 +26,7 @@ export {
   type PgmName,
   type ErrnoName,
 } from './abi/constants.js';
-export { encodeMemOp, decodeMemOp, encodeSkeys, decodeSkeys, HOST_BYTE_ORDER, type ByteOrder } from './abi/structs.js';
+export { encodeMemOp, decodeMemOp, encodeSkeys, decodeSkeys, HOST_BYTE_ORDER, type ByteOrder, type MemOpStruct, type SkeysStruct } from './abi/structs.js';
 export {
   KERNEL_PROFILES,
   type KernelProfile,

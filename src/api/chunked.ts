@@ -1,6 +1,6 @@
 // Accesses above one KVM_S390_MEM_OP's limit (KVM_CAP_S390_MEM_OP, 65536 bytes on every
 // kernel) split into consecutive memops, as a VMM does. Semantics of a refusal mid-way
-// (docs/memop-semantics.md "Large accesses"): the chunks before the refused one are done
+// (also in README "Use" and Vm.read): the chunks before the refused one are done
 // completely; the refused chunk behaves as one memop (a write has stored the pages before
 // the refused page, a read delivers nothing of it); nothing after it is attempted.
 import { MEM_OP_MAX_SIZE } from '../abi/constants.js';

@@ -1,6 +1,6 @@
 // Why the kernel answers a memop or a storage-key ioctl with an errno: the argument checks it
 // runs before touching guest memory, in each profile's order, with one sentence per rule
-// (docs/memop-semantics.md "Errno results"). Only consulted after a call failed, so the hot
+// (docs/memop-semantics.md §2, §4.1, §5.1, §6.1, §7, §9). Only consulted after a call failed, so the hot
 // path never builds a sentence. The emulated backend refuses by these very rules; for real
 // KVM the same model of the host's inferred profile names the likely rule.
 import { ERRNO, MEMOP, MEMOP_F, MEM_OP_MAX_SIZE, NUM_ACRS, PAGE_SIZE, SKEYS_MAX, CMPXCHG_MAX_SIZE, errnoName } from '../abi/constants.js';
