@@ -7,7 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { KERNEL_PROFILES, type KernelProfile } from '../contract.js';
 import { KvmError } from '../errors.js';
 import { conformanceCommand } from './conformance.js';
-import { chooseSides, formatDisagreement, formatSummary, runDifferential } from './differential.js';
+import { chooseSides, formatDisagreement, formatSummary, runDifferential } from '../conformance/differential.js';
 import { explainCommand } from './explain.js';
 import { UsageError, parseNumber } from './format.js';
 import { fixFor, probeCommand } from './probe.js';

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { openBackend } from '../api/backend.js';
 import type { KernelProfile } from '../contract.js';
 import { UsageError } from './format.js';
-import { ScenarioRunner, formatResult, formatStep, parseScenario, type StepResult } from './scenario.js';
+import { ScenarioRunner, formatResult, formatStep, parseScenario, type StepResult } from '../conformance/scenario.js';
 
 export interface ReplayOptions {
   backend: 'auto' | 'kvm' | 'emulated';

@@ -8,7 +8,7 @@ import type { Vcpu } from '../api/vcpu.js';
 import type { Vm } from '../api/vm.js';
 import type { MemOpDesc } from '../api/arguments.js';
 import { KvmError } from '../errors.js';
-import { digest, fromHex, hex, toHex, UsageError } from './format.js';
+import { digest, fromHex, hex, toHex, UsageError } from '../cli/format.js';
 
 export const SCENARIO_FORMAT = 'kvm-s390-scenario/1';
 
