@@ -38,3 +38,15 @@ export {
   type ResetKind,
 } from './contract.js';
 export { PageTableBuilder, type GuestMemoryWriter, type PageTableBuilderOptions, type MapOptions, type TopLevel, type FrameSize } from './guest-tables/page-table-builder.js';
+export {
+  ALL_CASES,
+  runCase,
+  runCases,
+  selectCases,
+  SkipCase,
+  type RunOptions,
+  type CaseContext,
+  type CaseResult,
+  type CaseStatus,
+  type ConformanceCase,
+} from './conformance/index.js';

@@ -8,7 +8,8 @@ import { openBackend, type Backend } from '../api/backend.js';
 import { KERNEL_PROFILES, type KernelProfile } from '../contract.js';
 import { ALL_CASES, runCases, selectCases } from '../conformance/index.js';
 import type { CaseResult, ConformanceCase } from '../conformance/types.js';
-import { seconds, table, UsageError } from './format.js';
+import { seconds } from '../conformance/text.js';
+import { table, UsageError } from './format.js';
 import { junitXml, type JUnitRun } from './junit.js';
 
 export interface ConformanceOptions {

@@ -3,7 +3,8 @@
 import { PAGE_SIZE, PGM } from '../abi/constants.js';
 import { decideKeyRule, describeKeyRule, type AccessMode, type KeyRule, type OverrideContext } from '../emulated/key-protection.js';
 import { STORAGE_KEY } from '../emulated/storage-keys.js';
-import { hex, parseBigInt, parseNumber, UsageError } from './format.js';
+import { hex } from '../conformance/text.js';
+import { parseBigInt, parseNumber, UsageError } from './format.js';
 
 export interface ExplainOptions {
   storageKey: string;

@@ -5,7 +5,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { KERNEL_PROFILES, type KernelProfile } from '../contract.js';
-import { KvmError } from '../errors.js';
+import { ArgumentRangeError, KvmError } from '../errors.js';
+import { ScenarioError } from '../conformance/scenario.js';
 import { conformanceCommand } from './conformance.js';
 import { chooseSides, formatDisagreement, formatSummary, runDifferential } from '../conformance/differential.js';
 import { explainCommand } from './explain.js';
@@ -205,7 +206,7 @@ async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof ScenarioError || (err instanceof ArgumentRangeError && err.code === 'ERR_INVALID_ARG_VALUE')) {
       process.stderr.write(`kvm-s390: ${err.message}\n`);
       return 2;
     }

@@ -8,7 +8,7 @@ import { CAP, CAP_NAMES, MEMOP_EXT } from '../abi/constants.js';
 import { openBackend, type Backend } from '../api/backend.js';
 import type { KernelProfile } from '../contract.js';
 import { KvmError } from '../errors.js';
-import { hex, seconds } from '../cli/format.js';
+import { hex, seconds } from './text.js';
 import { generateScenario } from './generate.js';
 import {
   ScenarioRunner,

@@ -7,7 +7,7 @@
 import { MEMOP, MEMOP_F, PAGE_SIZE } from '../abi/constants.js';
 import { SeededRandom } from './random.js';
 import { PageTableBuilder, type TopLevel } from '../guest-tables/page-table-builder.js';
-import { hex, toHex } from '../cli/format.js';
+import { hex, toHex } from './text.js';
 import { SCENARIO_FORMAT, bufSpecOf, type BufSpec, type MemOpSpec, type Scenario, type Step } from './scenario.js';
 
 const MiB = 1 << 20;
