@@ -34,8 +34,12 @@ interface Fragment {
 export function explain(opts: ExplainOptions): { lines: string[]; json: Record<string, unknown> } {
   const storageKey = parseNumber(opts.storageKey, '--storage-key', 0, 0xff);
   const accessKey = parseNumber(opts.key, '--key', 0, 15);
-  if (opts.mode !== 'fetch' && opts.mode !== 'store') throw new UsageError(`--mode must be fetch or store, not "${opts.mode}"`);
-  const mode: AccessMode = opts.mode;
+  // The API's words ('read' | 'write', as check() takes them); the architecture's are aliases.
+  const modes: Record<string, 'fetch' | 'store'> = { read: 'fetch', write: 'store', fetch: 'fetch', store: 'store' };
+  const accessMode = modes[opts.mode];
+  if (accessMode === undefined) throw new UsageError(`--mode must be read or write (or fetch, store), not "${opts.mode}"`);
+  const mode: AccessMode = accessMode;
+  const apiMode = mode === 'fetch' ? 'read' : 'write';
   const cr0 = opts.cr0 === undefined ? 0xe0n : parseBigInt(opts.cr0, '--cr0');
   const address = opts.address === undefined ? 0n : parseBigInt(opts.address, '--address');
   const length = opts.length === undefined ? 1 : parseNumber(opts.length, '--length', 1, 65536);
@@ -67,7 +71,7 @@ export function explain(opts: ExplainOptions): { lines: string[]; json: Record<s
   const lines: string[] = [];
   lines.push(`Storage key ${hex(storageKey)}: ACC ${acc}, F ${bit(STORAGE_KEY.FETCH_PROTECTION)}, R ${bit(STORAGE_KEY.REFERENCE)}, C ${bit(STORAGE_KEY.CHANGE)}${bit(STORAGE_KEY.RESERVED) ? ', reserved bit 7 set (SET_SKEYS refuses such a key with EINVAL)' : ''}`);
   lines.push(
-    `Access: ${mode} with access key ${accessKey}, ${absolute ? 'absolute' : 'logical'} address ${hex(address)}, length ${length}` +
+    `Access: ${apiMode} (${mode}) with access key ${accessKey}, ${absolute ? 'absolute' : 'logical'} address ${hex(address)}, length ${length}` +
       (absolute ? ' (vm-fd memop or cmpxchg: no overrides)' : privateSpace ? ' (DAT on, private-space ASCE)' : ' (DAT off or non-private ASCE)'),
   );
   if (absolute) {
@@ -92,7 +96,8 @@ export function explain(opts: ExplainOptions): { lines: string[]; json: Record<s
     json: {
       storageKey,
       accessKey,
-      mode,
+      mode: apiMode,
+      accessType: mode,
       absolute,
       privateSpace,
       cr0: hex(cr0),

@@ -176,7 +176,7 @@ export function parseScenario(value: unknown, source: string): Scenario {
 }
 
 function errorResult(err: unknown): StepResult {
-  if (err instanceof KvmError) return { errno: err.code };
+  if (err instanceof KvmError) return err.reason === null ? { errno: err.code } : { errno: err.code, message: err.reason };
   if (err instanceof Error) return { error: (err as Error & { code?: string }).code ?? err.name, message: err.message };
   return { error: String(err) };
 }
