@@ -1,13 +1,14 @@
 // The kvm-s390 CLI end to end, as a user runs it: `node dist/cli/main.js …` in a child
 // process, exit statuses, and the files it writes parsed back (JSON as JSON, JUnit as XML).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_CASES } from '../src/conformance/index.js';
 import { junitXml } from '../src/cli/junit.js';
+import { ensureDistBuilt } from './support/dist.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MAIN = path.join(ROOT, 'dist/cli/main.js');
@@ -24,20 +25,8 @@ function cli(...args: string[]): Run {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-function newestMtime(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return t;
-}
-
 beforeAll(() => {
-  // `npm test` builds first; a direct `vitest` run after editing sources rebuilds here.
-  if (!existsSync(MAIN) || statSync(MAIN).mtimeMs < newestMtime(path.join(ROOT, 'src'))) {
-    spawnSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.json')], { stdio: 'ignore' });
-  }
+  ensureDistBuilt();
   tmp = mkdtempSync(path.join(os.tmpdir(), 'kvm-s390-cli-'));
 });
 
