@@ -48,3 +48,31 @@ describe('openBackend defaults from the environment', () => {
     expect(() => openBackend()).toThrow(/\$KVM_S390_PROFILE must be one of/);
   });
 });
+
+describe('on an OS other than Linux', () => {
+  it('auto gives the emulated backend, kind kvm explains, and no native code is ever loaded', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const path = await import('node:path');
+    const { ROOT, ensureDistBuilt } = await import('./support/dist.js');
+    ensureDistBuilt();
+    // A child that believes it runs on macOS and records every native-module load.
+    const program = `
+      Object.defineProperty(process, 'platform', { value: 'darwin' });
+      const loads = [];
+      const dlopen = process.dlopen;
+      process.dlopen = (...args) => { loads.push(String(args[1])); return dlopen.apply(process, args); };
+      const k = await import(${JSON.stringify(path.join(ROOT, 'dist/index.js'))});
+      const auto = k.openBackend();
+      let kvm;
+      try { k.openBackend({ kind: 'kvm' }); } catch (err) { kvm = [err.code, err.syscall, err.reason]; }
+      console.log(JSON.stringify({ auto: auto.kind, kvm, loads }));
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', program], { encoding: 'utf8', env: { ...process.env, KVM_S390_BACKEND: '' } });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { auto: string; kvm: string[]; loads: string[] };
+    expect(out.auto).toBe('emulated');
+    expect(out.kvm[0]).toBe('ENOSYS');
+    expect(out.kvm[2]).toMatch(/KVM is a Linux interface and this is darwin/);
+    expect(out.loads).toEqual([]);
+  });
+});
