@@ -2,7 +2,7 @@
 import './disposable.js';
 export { openBackend, Backend, type OpenBackendOptions, type CreateVmOptions } from './api/backend.js';
 export { Vm, type KeyOption, type CompareAndExchangeResult, type SkeysOptions } from './api/vm.js';
-export { Vcpu, type LogicalAccessOptions, type VcpuCreateOptions } from './api/vcpu.js';
+export { Vcpu, type LogicalAccessOptions, type VcpuCreateOptions, type VcpuStateChange } from './api/vcpu.js';
 export type { MemOpDesc } from './api/arguments.js';
 export { KvmError, AccessException, ArgumentRangeError, ArgumentTypeError, type AccessFault, type KvmErrorCode, type ArgErrorCode } from './errors.js';
 export {

@@ -52,7 +52,7 @@ declare class TextEncoder { encode(s: string): Uint8Array }
 declare class TextDecoder { decode(b: Uint8Array): string }
 `;
 // Types the runtime has: a compile-time check that the exported types say so.
-const TYPE_CHECKS = `import { AccessException, KvmError, MEMOP, PGM, openBackend, type MemOpCode, type MemOpDesc, type PgmCode } from 'kvm-s390';
+const TYPE_CHECKS = `import { AccessException, KvmError, MEMOP, PGM, PageTableBuilder, openBackend, type MemOpCode, type MemOpDesc, type PgmCode, type VcpuStateChange, type Vm } from 'kvm-s390';
 const viaNumber: MemOpDesc = { op: MEMOP.ABSOLUTE_READ, gaddr: 0x1000, size: 8 };
 const viaBigint: MemOpDesc = { op: MEMOP.ABSOLUTE_READ, gaddr: 0x1000n, size: 8 };
 const op: MemOpCode = MEMOP.ABSOLUTE_CMPXCHG;
@@ -61,10 +61,14 @@ const errno: KvmError['code'] = 'E2BIG';
 // @ts-expect-error KvmError['code'] is the errno union, not any string
 const notErrno: KvmError['code'] = 'PGM_PROTECTION';
 const pgmName: AccessException['code'] = 'PGM_ADDRESSING';
+const change: VcpuStateChange = { psw: { mask: 0x0400000180000000n, addr: 0 }, cr: new Array<number | bigint>(16).fill(0), prefix: 0x2000 };
+export function tablesFor(vm: Vm): bigint {
+  return new PageTableBuilder(vm, { tableArea: { start: 0x1000000, end: 0x1400000 } }).map(0x7f0000000000n, 0x10000, 0x200000).asce;
+}
 export function explain(err: KvmError): string | null {
   return err.reasonIsLikely ? \`likely \${err.reason}\` : err.reason;
 }
-export const values = [viaNumber, viaBigint, op, pgm, errno, notErrno, pgmName];
+export const values = [viaNumber, viaBigint, op, pgm, errno, notErrno, pgmName, change];
 export const open = openBackend;
 `;
 

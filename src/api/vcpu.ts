@@ -64,6 +64,31 @@ function checkRegisterArray<T>(value: unknown, name: string, check: (v: unknown,
 }
 
 /**
+ * What `Vcpu.setState` takes: `VcpuStateUpdate` with numbers or bigints for the 64-bit fields.
+ *
+ * @example
+ * ```ts
+ * const change: VcpuStateChange = { psw: { mask: 0x0000000180000000n, addr: 0x1000 }, prefix: 0x10000 };
+ * vcpu.setState(change);
+ * ```
+ */
+export interface VcpuStateChange {
+  /** The program-status word: mask and instruction address. */
+  psw?: {
+    /** The PSW's first doubleword. */
+    mask: number | bigint;
+    /** The instruction address. */
+    addr: number | bigint;
+  };
+  /** CR0..CR15, all 16. */
+  cr?: readonly (number | bigint)[];
+  /** AR0..AR15, all 16 (u32 each). */
+  ar?: readonly number[];
+  /** Prefix register (8 KiB aligned). */
+  prefix?: number;
+}
+
+/**
  * A vcpu: logical accesses through its PSW, control registers, access registers and prefix,
  * and the SIDA of a protected vcpu. Created by `Vm.createVcpu`; close it when done (or `using`).
  *
@@ -141,7 +166,7 @@ export class Vcpu extends Closable {
    * @throws {@link ArgumentTypeError} `ERR_INVALID_ARG_TYPE` / {@link ArgumentRangeError} `ERR_OUT_OF_RANGE` for values that do not fit their registers; {@link KvmError} `EBADF` after
    *   `close()`, or the errno of the kernel's state ioctls.
    */
-  setState(update: VcpuStateUpdate): void {
+  setState(update: VcpuStateChange): void {
     if (typeof update !== 'object' || update === null) throw new ArgumentTypeError('The "update" argument must be an object');
     const checked: VcpuStateUpdate = {};
     if (update.psw !== undefined) {

@@ -1,6 +1,7 @@
 // Builds z/Architecture DAT tables in guest memory, big-endian, through any backend: map
 // virtual ranges to absolute frames of 4 KiB, 1 MiB (EDAT-1) or 2 GiB (EDAT-2) at any top
 // level, with protection bits or as invalid entries, and get the ASCE to load into CR1/7/13.
+import { checkU64 } from '../api/arguments.js';
 
 /**
  * Where tables are written: a Vm (absolute storage) or anything with the same `write`.
@@ -53,9 +54,9 @@ export interface PageTableBuilderOptions {
   /** Absolute range the tables are allocated from (page aligned, below 2^53). */
   tableArea: {
     /** First absolute address tables may use. */
-    start: bigint;
+    start: number | bigint;
     /** End (exclusive) of the area. */
-    end: bigint;
+    end: number | bigint;
   };
   /** Highest table level; default 'region-first' (five-level translation). */
   top?: TopLevel;
@@ -134,8 +135,8 @@ export class PageTableBuilder {
     this.#mem = mem;
     this.#top = LEVEL_OF[opts.top ?? 'region-first'];
     this.#private = opts.privateSpace === true;
-    this.#next = opts.tableArea.start;
-    this.#end = opts.tableArea.end;
+    this.#next = checkU64(opts.tableArea.start, 'tableArea.start');
+    this.#end = checkU64(opts.tableArea.end, 'tableArea.end');
     this.#root = this.#newTable(this.#top);
   }
 
@@ -149,22 +150,25 @@ export class PageTableBuilder {
   /**
    * Maps [va, va+length) to [abs, abs+length), creating the tables it needs.
    *
-   * @param va - The virtual start, aligned to the frame size.
+   * @param virtualStart - The virtual start, aligned to the frame size.
    * @param length - Bytes to map, a multiple of the frame size.
-   * @param abs - The absolute start, aligned to the frame size.
+   * @param absoluteStart - The absolute start, aligned to the frame size.
    * @param opts - The frame size and the DAT-protection bit.
    * @returns This builder, to chain.
-   * @throws RangeError for unaligned arguments or when the table area is exhausted; whatever
-   *   the writer throws.
+   * @throws RangeError for unaligned arguments or when the table area is exhausted;
+   *   {@link ArgumentTypeError} `ERR_INVALID_ARG_TYPE` / {@link ArgumentRangeError}
+   *   `ERR_OUT_OF_RANGE` for values that are not u64; whatever the writer throws.
    * @example
    * ```ts
    * builder.map(0x7f0000000000n, 0x10000, 0x200000n);
    * ```
    */
-  map(va: bigint, length: bigint | number, abs: bigint, opts: MapOptions = {}): this {
+  map(virtualStart: number | bigint, length: number | bigint, absoluteStart: number | bigint, opts: MapOptions = {}): this {
+    const va = checkU64(virtualStart, 'va');
+    const abs = checkU64(absoluteStart, 'abs');
+    const total = checkU64(length, 'length');
     const frame = opts.frame ?? '4k';
     const step = frame === '4k' ? 0x1000n : frame === '1m' ? 0x100000n : 0x80000000n;
-    const total = BigInt(length);
     if (va % step !== 0n || abs % step !== 0n || total % step !== 0n) {
       throw new RangeError(`map: virtual ${va.toString(16)}, absolute ${abs.toString(16)} and length must be ${frame}-aligned`);
     }
@@ -184,9 +188,9 @@ export class PageTableBuilder {
    * builder.invalidate(0x7f0000001000n, 'page');
    * ```
    */
-  invalidate(va: bigint, level: TopLevel | 'page'): this {
+  invalidate(va: number | bigint, level: TopLevel | 'page'): this {
     const want = level === 'page' ? -1 : LEVEL_OF[level];
-    const slot = this.#slotFor(va, want);
+    const slot = this.#slotFor(checkU64(va, 'va'), want);
     const entry = slot.level === -1 ? INVALID_PAGE : slot.level === 0 ? INVALID_SEGMENT : INVALID_REGION | (BigInt(slot.level) << 2n);
     this.#writeEntry(slot.table, slot.index, entry);
     return this;
@@ -204,8 +208,8 @@ export class PageTableBuilder {
    * const pte = builder.entryAddress(0x7f0000001000n, 'page');
    * ```
    */
-  entryAddress(va: bigint, level: TopLevel | 'page'): bigint {
-    const slot = this.#slotFor(va, level === 'page' ? -1 : LEVEL_OF[level]);
+  entryAddress(va: number | bigint, level: TopLevel | 'page'): bigint {
+    const slot = this.#slotFor(checkU64(va, 'va'), level === 'page' ? -1 : LEVEL_OF[level]);
     return slot.table + BigInt(slot.index) * 8n;
   }
 
@@ -222,9 +226,9 @@ export class PageTableBuilder {
    * builder.setEntry(0x7f0000001000n, 'page', 0x200000n | 0x100n); // a reserved bit set
    * ```
    */
-  setEntry(va: bigint, level: TopLevel | 'page', value: bigint): this {
-    const slot = this.#slotFor(va, level === 'page' ? -1 : LEVEL_OF[level]);
-    this.#writeEntry(slot.table, slot.index, value);
+  setEntry(va: number | bigint, level: TopLevel | 'page', value: number | bigint): this {
+    const slot = this.#slotFor(checkU64(va, 'va'), level === 'page' ? -1 : LEVEL_OF[level]);
+    this.#writeEntry(slot.table, slot.index, checkU64(value, 'value'));
     return this;
   }
 
