@@ -1,7 +1,10 @@
 // The README's tables and figures match what the code does: the conformance table (cases per
 // topic and their outcome on emulated/newest), the kernel-profile table, and the documented
 // commands, options and environment variables exist. (The examples run in test/package.test.ts.)
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ROOT } from './support/dist.js';
 import { ALL_CASES, KERNEL_PROFILES, openBackend, runCases } from '../src/index.js';
 import { readmeText } from './support/readme.js';
 
@@ -44,6 +47,24 @@ describe('README figures', () => {
   it('documents the commands, options and environment variables that exist', () => {
     for (const word of ['KVM_S390_BACKEND', 'KVM_S390_PROFILE', 'KVM_S390_ADDON', '--cases-module', '--quiet', '--differential', 'replay', 'explain', 'npm run docs', 'reports/differential-SEED']) {
       expect(readme, word).toContain(word);
+    }
+  });
+
+  it('the performance table quotes bench/results.json (the committed run of npm run bench)', () => {
+    const results = JSON.parse(readFileSync(path.join(ROOT, 'bench/results.json'), 'utf8')) as {
+      rows: { ratio?: number; opsPerSec: number; mbPerSec?: number; baselineMbPerSec?: number }[];
+    };
+    const section = readme.slice(readme.indexOf('## Performance'), readme.indexOf('## Documentation'));
+    const table = section.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| operation'));
+    expect(table.length).toBeGreaterThan(5);
+    const ratios = new Set(results.rows.filter((r) => r.ratio !== undefined).map((r) => r.ratio!.toFixed(2)));
+    const shares = new Set(results.rows.filter((r) => r.mbPerSec && r.baselineMbPerSec).map((r) => ((r.mbPerSec! / r.baselineMbPerSec!) * 100).toFixed(0)));
+    const millions = new Set(results.rows.map((r) => (r.opsPerSec / 1e6).toFixed(2)));
+    for (const row of table) {
+      const result = row.split('|')[2]!;
+      for (const m of result.matchAll(/(\d+\.\d\d)×/g)) expect(ratios, `${m[1]}× in "${row}"`).toContain(m[1]);
+      for (const m of result.matchAll(/(\d+) %/g)) expect(shares, `${m[1]} % in "${row}"`).toContain(m[1]);
+      for (const m of result.matchAll(/(\d+\.\d\d) M/g)) expect(millions, `${m[1]} M in "${row}"`).toContain(m[1]);
     }
   });
 });
