@@ -65,6 +65,20 @@ function nodeGypCommand() {
   }
 }
 
+/** node-gyp's error message (its "stack" lines before the trace), or a compiler's first error. */
+function failureCause(output) {
+  const lines = output.split('\n');
+  const message = [];
+  for (const line of lines) {
+    const m = /^gyp ERR! stack (.*)$/.exec(line);
+    if (!m) continue;
+    if (/^\s*at /.test(m[1])) break;
+    message.push(m[1].trim());
+  }
+  if (message.length > 0) return message.join(' ').replace(/^Error: /, '');
+  return lines.find((line) => /\berror:/.test(line))?.trim() ?? '';
+}
+
 function main() {
   if ((process.env.npm_config_platform || process.platform) !== 'linux') return;
   const fromSource = process.env.npm_config_build_from_source === 'true';
@@ -75,10 +89,11 @@ function main() {
     return;
   }
   const [command, ...args] = nodeGypCommand();
-  const build = spawnSync(command, [...args, 'rebuild'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  // Bounded: a build that cannot fetch Node headers must not hold the install forever.
+  const build = spawnSync(command, [...args, 'rebuild'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10 * 60_000 });
   if (build.status !== 0) {
-    const output = `${build.stderr ?? ''}${build.stdout ?? ''}`.trim().split('\n').filter((line) => /ERR!|error/i.test(line)).slice(0, 3);
-    note(`no prebuilt addon fits ${target} and node-gyp rebuild failed${build.error ? ` (${build.error.message})` : ''}${output.length ? `:\n  ${output.join('\n  ')}` : '.'}`);
+    const cause = failureCause(`${build.stderr ?? ''}${build.stdout ?? ''}`);
+    note(`no prebuilt addon fits ${target} and node-gyp rebuild failed${build.error ? ` (${build.error.message})` : ''}${cause ? `: ${cause}` : '.'}`);
   }
 }
 

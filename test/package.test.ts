@@ -193,3 +193,28 @@ backend.close();`;
     expect(run(process.execPath, ['main.mjs'], { cwd: dir, env }).trim()).toBe('emulated 7,8');
   });
 });
+
+describe('the install step with a toolchain whose build fails', () => {
+  it('exits 0 and says why in one note', () => {
+    // A package root with the install script and no prebuild; python3, make and g++ exist
+    // (stand-ins), and node-gyp fails as it does without network for the Node headers.
+    const dir = path.join(tmp, 'failing-build');
+    const bin = path.join(dir, 'bin');
+    mkdirSync(path.join(dir, 'scripts'), { recursive: true });
+    mkdirSync(bin);
+    cpSync(path.join(ROOT, 'scripts/install.mjs'), path.join(dir, 'scripts/install.mjs'));
+    writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'kvm-s390', type: 'module' }));
+    symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+    for (const tool of ['python3', 'make', 'g++']) writeFileSync(path.join(bin, tool), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    const fakeGyp = path.join(dir, 'fake-node-gyp.cjs');
+    writeFileSync(fakeGyp, "console.error('gyp ERR! stack Error: the Node headers could not be downloaded');\nconsole.error('gyp ERR! stack     at install (x.js:1:1)');\nprocess.exit(1);\n");
+    const r = spawnSync(process.execPath, [path.join(dir, 'scripts/install.mjs')], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { PATH: `${bin}${path.delimiter}${path.dirname(process.execPath)}`, npm_config_arch: 'arm64', npm_config_node_gyp: fakeGyp },
+    });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain('kvm-s390: no prebuilt addon fits linux-arm64 and node-gyp rebuild failed: the Node headers could not be downloaded');
+    expect(r.stderr).toContain("openBackend({ kind: 'kvm' }) explains");
+  });
+});
