@@ -72,7 +72,7 @@ export const values = [viaNumber, viaBigint, op, pgm, errno, notErrno, pgmName, 
 export const open = openBackend;
 `;
 
-function tsProject(name: string, pkg: object, compilerOptions: object): string {
+function tsProject(name: string, pkg: object, compilerOptions: Record<string, unknown>): string {
   const files: Record<string, string> = {
     'package.json': JSON.stringify(pkg),
     'host.d.ts': HOST_GLOBALS,
@@ -133,6 +133,10 @@ describe('the packed package in a fresh consumer project', () => {
     const dir = tsProject('ts-node10', { type: 'commonjs' }, { module: 'CommonJS', moduleResolution: 'node10' });
     expect(readFileSync(path.join(dir, 'out/absolute.js'), 'utf8')).toContain('require("kvm-s390")');
     expectExamplesRan(path.join(dir, 'out'), 'js', 'both');
+  });
+
+  it('a TypeScript bundler consumer (module preserve) type-checks every example', () => {
+    tsProject('ts-bundler', { type: 'module' }, { module: 'Preserve', moduleResolution: 'bundler', noEmit: true });
   });
 
   it('ships LICENSE, CHANGELOG, docs and source maps that carry their sources, and runs on any OS', () => {
