@@ -68,6 +68,46 @@ export const MEMOP_EXT = {
 } as const;
 
 /**
+ * The storage-key byte of a 4 KiB page (docs/memop-semantics.md §8.7): ACC, fetch protection, R, C, reserved.
+ *
+ * @example
+ * ```ts
+ * const key = 0x30 | STORAGE_KEY.FETCH_PROTECTION; // ACC 3, fetch-protected
+ * ```
+ */
+export const STORAGE_KEY = {
+  /** Access-control bits (the key a store or fetch must match). */
+  ACC_MASK: 0xf0,
+  /** F: fetches are protected too. */
+  FETCH_PROTECTION: 0x08,
+  /** R: the page was referenced. */
+  REFERENCE: 0x04,
+  /** C: the page was changed. */
+  CHANGE: 0x02,
+  /** Must be 0; SET_SKEYS refuses it with EINVAL. */
+  RESERVED: 0x01,
+} as const;
+
+/**
+ * KVM_S390_KEYOP operations (`struct kvm_s390_keyop.operation`, newest kernels, cap 247): the
+ * guest's key instructions done by the host on one guest absolute address.
+ *
+ * @example
+ * ```ts
+ * vm.keyop(KEYOP.ISKE, 0x100000); // the key of page 0x100000
+ * ```
+ */
+export const KEYOP = {
+  /** INSERT STORAGE KEY EXTENDED: `key` := the page's key. */
+  ISKE: 1,
+  /** RESET REFERENCE BIT EXTENDED: `key` := the old R and C bits (0x04, 0x02); R cleared. */
+  RRBE: 2,
+  /** SET STORAGE KEY EXTENDED: the key is stored without its reserved bit; `key` := the previous key. */
+  SSKE: 3,
+} as const;
+export type KeyopOperation = (typeof KEYOP)[keyof typeof KEYOP];
+
+/**
  * Capability numbers for KVM_CHECK_EXTENSION.
  *
  * @example
@@ -350,6 +390,8 @@ export const STRUCT_SIZE = {
   kvm_s390_pv_cmd: 32,
   /** `sizeof(struct kvm_s390_keyop)` in bytes. */
   kvm_s390_keyop: 16,
+  kvm_device_attr: 24,
+  kvm_s390_vm_cpu_processor: 2064,
   /** `sizeof(struct kvm_s390_irq_state)` in bytes. */
   kvm_s390_irq_state: 32,
   /** `sizeof(struct kvm_s390_pgm_info)` in bytes. */
@@ -425,6 +467,8 @@ export const IOCTL = {
   S390_PV_COMMAND: iowr(0xc5, STRUCT_SIZE.kvm_s390_pv_cmd),
   /** The `KVM_S390_KEYOP` request number. */
   S390_KEYOP: iowr(0x53, STRUCT_SIZE.kvm_s390_keyop),
+  /** The `KVM_GET_DEVICE_ATTR` request number. */
+  GET_DEVICE_ATTR: iow(0xe2, STRUCT_SIZE.kvm_device_attr),
 } as const;
 
 /**
@@ -472,6 +516,8 @@ export const KVM_RUN_OFFSET = {
   psw_mask: 0x20,
   /** Offset of `psw_addr` in the s390 `struct kvm_run`. */
   psw_addr: 0x28,
+  /** The exit union; KVM_EXIT_S390_SIEIC puts icptcode (u8), ipa (u16), ipb (u32) here. */
+  s390_sieic: 0x30,
   /** Offset of `kvm_valid_regs` in the s390 `struct kvm_run`. */
   kvm_valid_regs: 0x130,
   /** Offset of `kvm_dirty_regs` in the s390 `struct kvm_run`. */
@@ -520,10 +566,30 @@ export const SKEYS_OFFSET = {
   flags: 24,
 } as const;
 
+/** Byte offsets inside `struct kvm_s390_keyop` (16 bytes: u64, u8, u8, pad[6]). */
+export const KEYOP_OFFSET = {
+  guest_addr: 0,
+  key: 8,
+  operation: 9,
+} as const;
+
 /** Byte offsets inside `struct kvm_sregs` on s390 (docs/memop-semantics.md §1.5). */
 export const SREGS_OFFSET = {
   /** Offset of `acrs` in the s390 `struct kvm_sregs`. */
   acrs: 0,
   /** Offset of `crs` in the s390 `struct kvm_sregs`. */
   crs: 64,
+} as const;
+
+/** The prefix register's significant bits (1-18): an 8 KiB aligned 31-bit address. */
+export const PREFIX_MASK = 0x7fffe000;
+/** The two pages (lowcore) that prefixing swaps with real 0..8191. */
+export const PREFIX_AREA = 0x2000;
+
+/** Where the facility list sits in `struct kvm_s390_vm_cpu_processor`. */
+export const CPU_PROCESSOR_FAC_LIST_OFFSET = 16;
+/** STFLE facility numbers the memop paths depend on. */
+export const FACILITY = {
+  EDAT1: 8,
+  EDAT2: 78,
 } as const;

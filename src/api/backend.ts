@@ -2,7 +2,7 @@
 import type { BackendHandle, BackendKind, KernelProfile } from '../contract.js';
 import { KERNEL_PROFILES } from '../contract.js';
 import { EmulatedBackend } from '../emulated/backend.js';
-import { ArgumentRangeError, KvmError } from '../errors.js';
+import { ArgumentRangeError, ArgumentTypeError, KvmError } from '../errors.js';
 import { openKvmBackend } from '../kvm/backend.js';
 import { checkInteger, checkU64 } from './arguments.js';
 import { Closable } from './handle-guard.js';
@@ -33,6 +33,17 @@ export interface OpenBackendOptions {
    * 'newest'. Real KVM ignores it (its profile is inferred from the capabilities).
    */
   profile?: KernelProfile;
+  /**
+   * The emulated machine's facilities, which every VM inherits (a VM can only drop more with
+   * createVm's `facilities`); default: both. Set them from a real VM's `facilities` to model
+   * that machine, e.g. `{ edat2: false }` for one without EDAT-2. Real KVM ignores it.
+   */
+  machine?: {
+    /** Facility 8, enhanced DAT 1; default present. */
+    edat1?: boolean;
+    /** Facility 78, enhanced DAT 2; default present (needs EDAT-1). */
+    edat2?: boolean;
+  };
 }
 
 /**
@@ -124,8 +135,8 @@ export class Backend extends Closable {
     const memorySize = checkU64(opts.memorySize, 'memorySize');
     this.assertOpen('KVM_CREATE_VM');
     const facilities = opts.facilities === undefined ? undefined : { edat1: opts.facilities.edat1 !== false, edat2: opts.facilities.edat2 !== false };
-    const model = { profile: this.#handle.profile, likely: this.#handle.kind === 'kvm', memorySize };
-    return new Vm(this.#handle.createVm({ memorySize, facilities }), model);
+    const model = { profile: this.#handle.profile, likely: this.#handle.kind === 'kvm' };
+    return new Vm(this.#handle.createVm({ memorySize, facilities }), memorySize, model);
   }
 
   /**
@@ -150,6 +161,16 @@ export class Backend extends Closable {
 function fromEnvironment(name: string): string | undefined {
   const value = process.env[name];
   return value === undefined || value === '' ? undefined : value;
+}
+
+function machineFacilities(machine: unknown): { edat1: boolean; edat2: boolean } {
+  if (machine === undefined) return { edat1: true, edat2: true };
+  if (typeof machine !== 'object' || machine === null) throw new ArgumentTypeError('The "machine" option must be an object like { edat1, edat2 }');
+  const { edat1, edat2 } = machine as { edat1?: unknown; edat2?: unknown };
+  for (const [name, v] of [['edat1', edat1], ['edat2', edat2]] as const) {
+    if (v !== undefined && typeof v !== 'boolean') throw new ArgumentTypeError(`The "machine.${name}" option must be a boolean`);
+  }
+  return { edat1: edat1 !== false, edat2: edat1 !== false && edat2 !== false };
 }
 
 function checkProfile(profile: unknown): KernelProfile {
@@ -184,7 +205,7 @@ export function openBackend(opts: OpenBackendOptions = {}): Backend {
   const profile = checkProfile(opts.profile);
   switch (kind) {
     case 'emulated':
-      return new Backend(new EmulatedBackend(profile, opts.kind === undefined ? `${BACKEND_ENV}=emulated` : 'requested explicitly'));
+      return new Backend(new EmulatedBackend(profile, opts.kind === undefined ? `${BACKEND_ENV}=emulated` : 'requested explicitly', machineFacilities(opts.machine)));
     case 'kvm':
       return new Backend(openKvmBackend());
     case 'auto':
@@ -192,7 +213,7 @@ export function openBackend(opts: OpenBackendOptions = {}): Backend {
         return new Backend(openKvmBackend());
       } catch (err) {
         if (!(err instanceof KvmError)) throw err;
-        return new Backend(new EmulatedBackend(profile, `real KVM unusable: ${err.message}`));
+        return new Backend(new EmulatedBackend(profile, `real KVM unusable: ${err.message}`, machineFacilities(opts.machine)));
       }
     default:
       throw new ArgumentRangeError(

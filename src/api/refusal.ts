@@ -3,7 +3,7 @@
 // only the errno; the model of the host's inferred profile names the rule).
 import type { KernelProfile, MemOpRequest } from '../contract.js';
 import { KvmError } from '../errors.js';
-import { memopRefusalReason, skeysRefusalReason, unexplainedRefusal, type MemOpTarget } from '../emulated/refusals.js';
+import { keyopRefusalReason, memopRefusalReason, skeysRefusalReason, unexplainedRefusal, type MemOpTarget } from '../emulated/refusals.js';
 
 /** What a Vm or Vcpu knows to explain an errno. */
 export interface RefusalModel {
@@ -30,4 +30,9 @@ export function skeysRefused(
 ): KvmError {
   const reason = skeysRefusalReason(call, { ...args, memorySize: model.memorySize }, errno) ?? unexplainedRefusal(model.profile, errno);
   return new KvmError(errno, call === 'get' ? 'KVM_S390_GET_SKEYS' : 'KVM_S390_SET_SKEYS', reason, { likely: model.likely });
+}
+
+export function keyopRefused(model: RefusalModel, operation: number, guestAddr: bigint, errno: number): KvmError {
+  const reason = keyopRefusalReason(model.profile, operation, guestAddr, model.memorySize, errno) ?? unexplainedRefusal(model.profile, errno);
+  return new KvmError(errno, 'KVM_S390_KEYOP', reason, { likely: model.likely });
 }

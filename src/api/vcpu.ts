@@ -1,5 +1,5 @@
 // The public vcpu: state, logical memops and SIDA through the contract, once for every backend.
-import { MEMOP, MEMOP_F, MEM_OP_MAX_SIZE, NUM_ACRS, NUM_CRS } from '../abi/constants.js';
+import { MEMOP, MEMOP_F, MEM_OP_MAX_SIZE, NUM_ACRS, NUM_CRS, PAGE_SIZE } from '../abi/constants.js';
 import type { ProgramInterrupt, ResetKind, VcpuHandle, VcpuState, VcpuStateUpdate } from '../contract.js';
 import { ArgumentRangeError, ArgumentTypeError, type AccessException } from '../errors.js';
 import { accessException } from './access-exception.js';
@@ -16,7 +16,8 @@ import {
 } from './arguments.js';
 import type { MemOpTarget } from '../emulated/refusals.js';
 import { Closable } from './handle-guard.js';
-import { memopRefused, type RefusalModel } from './refusal.js';
+import { GUESSED_MODEL, memopRefused, type RefusalModel } from './refusal.js';
+import { checkPrefix, checkPsw } from './vcpu-state-rules.js';
 
 /**
  * Options of `Vm.createVcpu`.
@@ -107,12 +108,14 @@ export class Vcpu extends Closable {
   readonly #handle: VcpuHandle;
   readonly #model: RefusalModel;
   readonly #target: MemOpTarget;
+  readonly #memorySize: bigint;
 
   /** @internal */
-  constructor(handle: VcpuHandle, model: RefusalModel, isProtected: boolean, sidaSize: number) {
+  constructor(handle: VcpuHandle, memorySize: bigint, model: Omit<RefusalModel, 'memorySize'> = GUESSED_MODEL, isProtected = false, sidaSize = PAGE_SIZE) {
     super();
     this.#handle = handle;
-    this.#model = model;
+    this.#memorySize = memorySize;
+    this.#model = { ...model, memorySize };
     this.#target = { fd: 'vcpu', profile: model.profile, protectedVcpu: isProtected, sidaSize };
   }
 
@@ -160,11 +163,15 @@ export class Vcpu extends Closable {
 
   /**
    * Sets the PSW, control registers, access registers and/or prefix for the very next memop
-   * (real KVM: committed with one KVM_RUN in a disabled wait).
+   * (real KVM: committed with one KVM_RUN in a disabled wait). A PSW that a real CPU would
+   * refuse to load, or a prefix whose two pages are not guest memory, is refused before
+   * anything changes.
    *
    * @param update - The parts to change; the others stay.
-   * @throws {@link ArgumentTypeError} `ERR_INVALID_ARG_TYPE` / {@link ArgumentRangeError} `ERR_OUT_OF_RANGE` for values that do not fit their registers; {@link KvmError} `EBADF` after
-   *   `close()`, or the errno of the kernel's state ioctls.
+   * @throws {@link ArgumentTypeError} `ERR_INVALID_ARG_TYPE` / {@link ArgumentRangeError}
+   *   `ERR_OUT_OF_RANGE` / `ERR_INVALID_ARG_VALUE` for values that do not fit their registers,
+   *   an invalid PSW or a prefix outside memory; {@link KvmError} `EBADF` after `close()`, or
+   *   the errno of the kernel's state ioctls.
    */
   setState(update: VcpuStateChange): void {
     if (typeof update !== 'object' || update === null) throw new ArgumentTypeError('The "update" argument must be an object');
@@ -176,6 +183,8 @@ export class Vcpu extends Closable {
     if (update.cr !== undefined) checked.cr = checkRegisterArray(update.cr, 'cr', checkU64, NUM_CRS);
     if (update.ar !== undefined) checked.ar = checkRegisterArray(update.ar, 'ar', checkU32, NUM_ACRS);
     if (update.prefix !== undefined) checked.prefix = checkU32(update.prefix, 'prefix');
+    if (checked.psw !== undefined) checkPsw(checked.psw.mask, checked.psw.addr);
+    if (checked.prefix !== undefined) checkPrefix(checked.prefix, this.#memorySize);
     this.assertOpen('KVM_SET_SREGS');
     this.#handle.setState(checked);
   }

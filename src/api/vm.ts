@@ -1,6 +1,6 @@
 // The public VM: argument checks, errno mapping and the ergonomic helpers, once for every backend.
-import { GET_SKEYS_NONE, MEMOP, MEMOP_F, MEM_OP_MAX_SIZE, PAGE_SIZE, SKEYS_MAX } from '../abi/constants.js';
-import type { VmHandle } from '../contract.js';
+import { GET_SKEYS_NONE, KEYOP, MEMOP, MEMOP_F, MEM_OP_MAX_SIZE, PAGE_SIZE, SKEYS_MAX, STORAGE_KEY } from '../abi/constants.js';
+import type { GuestFacilities, VmHandle } from '../contract.js';
 import { ArgumentRangeError, type AccessException } from '../errors.js';
 import { accessException } from './access-exception.js';
 import { chunkAddress, splitAccess, type RefusedChunk } from './chunked.js';
@@ -12,10 +12,11 @@ import {
   checkMemOpDesc,
   checkU32,
   checkU64,
+  checkU8,
   type MemOpDesc,
 } from './arguments.js';
 import { Closable } from './handle-guard.js';
-import { GUESSED_MODEL, memopRefused, skeysRefused, type RefusalModel } from './refusal.js';
+import { GUESSED_MODEL, keyopRefused, memopRefused, skeysRefused, type RefusalModel } from './refusal.js';
 import { Vcpu, type VcpuCreateOptions } from './vcpu.js';
 
 /**
@@ -78,12 +79,15 @@ export interface CompareAndExchangeResult {
 export class Vm extends Closable {
   readonly #handle: VmHandle;
   readonly #model: RefusalModel;
+  /** Bytes of guest memory (the memslot at absolute 0). */
+  readonly memorySize: bigint;
 
   /** @internal */
-  constructor(handle: VmHandle, model: RefusalModel = GUESSED_MODEL) {
+  constructor(handle: VmHandle, memorySize: bigint, model: Omit<RefusalModel, 'memorySize'> = GUESSED_MODEL) {
     super();
     this.#handle = handle;
-    this.#model = model;
+    this.memorySize = memorySize;
+    this.#model = { ...model, memorySize };
   }
 
   /**
@@ -175,6 +179,92 @@ export class Vm extends Closable {
   }
 
   /**
+   * KVM_S390_KEYOP (newest kernels, KVM_CAP_S390_KEYOP 247) as the ioctl takes it: `operation`
+   * (KEYOP.ISKE/RRBE/SSKE) on the 4 KiB page holding absolute `guestAddr`. The helpers
+   * `insertStorageKey`, `resetReferenceBit` and `setStorageKey` name each operation.
+   *
+   * @param operation - `KEYOP.ISKE`, `KEYOP.RRBE` or `KEYOP.SSKE` (the kernel answers EINVAL to others).
+   * @param guestAddr - An absolute guest address on the page.
+   * @param key - The key SSKE stores; ignored by the others.
+   * @returns The key byte the kernel writes back.
+   * @throws {@link KvmError} with its `reason`: `ENOTTY` where the kernel lacks the ioctl, `EINVAL`
+   *   for another operation, `EFAULT` outside guest memory, `EBADF` after `close()`; {@link ArgumentTypeError} `ERR_INVALID_ARG_TYPE` / {@link ArgumentRangeError} `ERR_OUT_OF_RANGE`.
+   * @example
+   * ```ts
+   * vm.keyop(KEYOP.ISKE, 0x100000);
+   * ```
+   */
+  keyop(operation: number, guestAddr: number | bigint, key = 0): number {
+    const op = checkU8(operation, 'operation');
+    const addr = checkU64(guestAddr, 'guestAddr');
+    const keyByte = checkU8(key, 'key');
+    this.assertOpen('KVM_S390_KEYOP');
+    const r = this.#handle.keyop(op, addr, keyByte);
+    if (r < 0) throw keyopRefused(this.#model, op, addr, -r);
+    return r;
+  }
+
+  /**
+   * ISKE: the storage key of the page holding `guestAddr` (ACC, F, R and C).
+   *
+   * @param guestAddr - An absolute guest address on the page.
+   * @returns The key byte.
+   * @throws {@link KvmError} as `keyop`.
+   * @example
+   * ```ts
+   * const key = vm.insertStorageKey(0x100000);
+   * ```
+   */
+  insertStorageKey(guestAddr: number | bigint): number {
+    return this.keyop(KEYOP.ISKE, guestAddr);
+  }
+
+  /**
+   * RRBE: clears the page's reference bit and keeps its change bit.
+   *
+   * @param guestAddr - An absolute guest address on the page.
+   * @returns The old R and C in their key positions (STORAGE_KEY.REFERENCE 0x04,
+   *   STORAGE_KEY.CHANGE 0x02); the guest's condition code is that value >> 1.
+   * @throws {@link KvmError} as `keyop`.
+   * @example
+   * ```ts
+   * const wasReferenced = (vm.resetReferenceBit(0x100000) & STORAGE_KEY.REFERENCE) !== 0;
+   * ```
+   */
+  resetReferenceBit(guestAddr: number | bigint): number {
+    return this.keyop(KEYOP.RRBE, guestAddr);
+  }
+
+  /**
+   * SSKE: sets the page's whole key (ACC, F, R, C).
+   *
+   * @param guestAddr - An absolute guest address on the page.
+   * @param key - The key byte; the reserved bit 0x01 is refused here, since the kernel would drop it silently.
+   * @returns The previous key.
+   * @throws {@link ArgumentRangeError} `ERR_INVALID_ARG_VALUE` for the reserved bit; {@link KvmError} as `keyop`.
+   * @example
+   * ```ts
+   * vm.setStorageKey(0x100000, 0x38);
+   * ```
+   */
+  setStorageKey(guestAddr: number | bigint, key: number): number {
+    const keyByte = checkU8(key, 'key');
+    if ((keyByte & STORAGE_KEY.RESERVED) !== 0) {
+      throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `The "key" argument 0x${keyByte.toString(16)} has the reserved bit 0x01 set; the kernel would store the key without it`);
+    }
+    return this.keyop(KEYOP.SSKE, guestAddr, keyByte);
+  }
+
+  /**
+   * The guest CPU facilities that change what a memop does (EDAT-1, EDAT-2), and on the kvm
+   * backend the VM's whole facility list as KVM's CPU model gives it.
+   */
+  get facilities(): GuestFacilities {
+    this.assertOpen('KVM_GET_DEVICE_ATTR');
+    return this.#handle.guestFacilities();
+  }
+
+  /**
    * KVM_CREATE_VCPU.
    *
    * @param id - The vcpu id, 0..247.
@@ -192,7 +282,7 @@ export class Vm extends Closable {
     this.assertOpen('KVM_CREATE_VCPU');
     const isProtected = opts.protected === true;
     const vcpu = this.#handle.createVcpu(id, { protected: isProtected, sidaPages: opts.sidaPages });
-    return new Vcpu(vcpu, this.#model, isProtected, (opts.sidaPages ?? 1) * PAGE_SIZE);
+    return new Vcpu(vcpu, this.memorySize, this.#model, isProtected, (opts.sidaPages ?? 1) * PAGE_SIZE);
   }
 
   /**

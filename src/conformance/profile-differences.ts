@@ -58,6 +58,21 @@ const D = {
     title: 'before 5.18 a check-only logical access passes real addresses outside memory and reports access id 0',
     source: 'docs/spec-errata.md',
   },
+  keyopOnlyAfterRewrite: {
+    id: 'keyop-only-after-rewrite',
+    title: 'KVM_S390_KEYOP exists only after the gmap rewrite; older vm fds answer ENOTTY',
+    source: 'docs/spec-errata.md §1.1, §1.2, §0',
+  },
+  referenceAndChangeAfterSetSkeys: {
+    id: 'rc-after-set-skeys',
+    title: 'before the gmap rewrite a key SET_SKEYS stored reads back with R and C set',
+    source: 'docs/spec-errata.md §9',
+  },
+  firstAccessMarksChange: {
+    id: 'first-access-marks-rc',
+    title: 'after the gmap rewrite an access to a page of a VM without storage keys marks R and C',
+    source: 'docs/spec-errata.md §9',
+  },
   arTablesFault: {
     id: 'ar-tables-efault',
     title: 'before 6.12 an access-register table outside memory fails with EFAULT instead of 5',
@@ -70,6 +85,33 @@ export const PROFILE_DIFFERENCES: readonly ProfileDifference[] = Object.values(D
 
 const isErrno = (r: StepResult | undefined, code?: string) => r !== undefined && typeof r.errno === 'string' && (code === undefined || r.errno === code);
 const ret = (r: StepResult | undefined) => r?.ret;
+
+const R_AND_C = 0x06;
+
+/**
+ * When the two results differ only in key bytes (`keys`, `keysAfter`) and only in R and C:
+ * which side has the extra bits ('older-marked' when the older profile's keys carry them);
+ * null otherwise.
+ */
+function onlyReferenceAndChangeDiffer(newer: StepResult, older: StepResult): 'older-marked' | 'newer-marked' | 'mixed' | null {
+  let marked: 'older-marked' | 'newer-marked' | 'mixed' | null = null;
+  for (const field of new Set([...Object.keys(newer), ...Object.keys(older)])) {
+    const a = newer[field];
+    const b = older[field];
+    if (JSON.stringify(a) === JSON.stringify(b)) continue;
+    if (field === 'message') continue;
+    if ((field !== 'keys' && field !== 'keysAfter') || typeof a !== 'string' || typeof b !== 'string' || a.length !== b.length) return null;
+    for (let i = 0; i < a.length; i += 2) {
+      const x = parseInt(a.slice(i, i + 2), 16);
+      const y = parseInt(b.slice(i, i + 2), 16);
+      if (x === y) continue;
+      if ((x & ~R_AND_C) !== (y & ~R_AND_C)) return null;
+      const side = (y | x) === y ? 'older-marked' : (x | y) === x ? 'newer-marked' : 'mixed';
+      marked = marked === null || marked === side ? side : 'mixed';
+    }
+  }
+  return marked;
+}
 
 /** Older profiles come later in KERNEL_PROFILES. */
 function newerFirst(a: KernelProfile, b: KernelProfile): boolean {
@@ -132,6 +174,13 @@ export function explainDisagreement(
   if (newer === undefined || older === undefined) return null;
   const sw = PROFILES[olderProfile];
   const newSw = PROFILES[newerProfile];
+  if (step.do === 'keyop') {
+    return !sw.keyop && newSw.keyop && isErrno(older, 'ENOTTY') && !isErrno(newer, 'ENOTTY') ? D.keyopOnlyAfterRewrite : null;
+  }
+  // Key bytes that differ only in R and C (0x06): which profile marks them says which rule.
+  const rc = onlyReferenceAndChangeDiffer(newer, older);
+  if (rc === 'older-marked' && sw.setSkeysMarksReferenceAndChange && !newSw.setSkeysMarksReferenceAndChange) return D.referenceAndChangeAfterSetSkeys;
+  if (rc !== null && newSw.firstAccessWithoutKeysMarksChange && !sw.firstAccessWithoutKeysMarksChange) return D.firstAccessMarksChange;
   switch (step.do) {
     case 'vm.memop':
       return vmMemopDifference(step, steps, newer, older, olderProfile, newerProfile);

@@ -3,7 +3,7 @@
 // (docs/memop-semantics.md §2, §4.1, §5.1, §6.1, §7, §9). Only consulted after a call failed, so the hot
 // path never builds a sentence. The emulated backend refuses by these very rules; for real
 // KVM the same model of the host's inferred profile names the likely rule.
-import { ERRNO, MEMOP, MEMOP_F, MEM_OP_MAX_SIZE, NUM_ACRS, PAGE_SIZE, SKEYS_MAX, CMPXCHG_MAX_SIZE, errnoName } from '../abi/constants.js';
+import { ERRNO, KEYOP, MEMOP, MEMOP_F, MEM_OP_MAX_SIZE, NUM_ACRS, PAGE_SIZE, SKEYS_MAX, CMPXCHG_MAX_SIZE, errnoName } from '../abi/constants.js';
 import { hasFlag, hasFlagsOutside } from '../abi/flags.js';
 import type { KernelProfile, MemOpRequest } from '../contract.js';
 import { PROFILES } from './profiles.js';
@@ -163,6 +163,20 @@ export function skeysRefusalReason(
     const pages = args.memorySize === undefined ? undefined : args.memorySize / BigInt(PAGE_SIZE);
     const where = pages === undefined ? 'guest memory' : `guest memory (gfn 0..${hex(pages - 1n)})`;
     return `gfns ${hex(args.startGfn)}..${hex(args.startGfn + BigInt(Math.max(args.count, 1)) - 1n)} reach beyond ${where}`;
+  }
+  return null;
+}
+
+/** The rule that refuses a KVM_S390_KEYOP call with `errno`, in words; null when none does. */
+export function keyopRefusalReason(profile: KernelProfile, operation: number, guestAddr: bigint, memorySize: bigint | undefined, errno: number): string | null {
+  if (errno === ERRNO.ENOTTY && !PROFILES[profile].keyop) {
+    return `KVM_S390_KEYOP came with the gmap rewrite (KVM_CAP_S390_KEYOP 247); profile ${profile} has no such ioctl`;
+  }
+  if (errno === ERRNO.EINVAL && operation !== KEYOP.ISKE && operation !== KEYOP.RRBE && operation !== KEYOP.SSKE) {
+    return `operation ${operation} is not ISKE (1), RRBE (2) or SSKE (3)`;
+  }
+  if (errno === ERRNO.EFAULT) {
+    return `guest address ${hex(guestAddr)} is outside guest memory${memorySize === undefined ? '' : ` (size ${hex(memorySize)})`}`;
   }
   return null;
 }
