@@ -113,8 +113,12 @@ function absoluteAccess(m: AbsoluteMachine, req: MemOpRequest, key: number): num
   }
   const done = okEnd - start;
   if (!isStore) {
-    if (result !== 0) return result;
-    if (req.buf === null) return -ERRNO.EFAULT;
+    // The kernel read the pages before a refusal, or all of them before failing to copy them
+    // out to a NULL buffer: the host faulted them in.
+    if (result !== 0 || req.buf === null) {
+      if (done > 0) storage.touchRange(start, done);
+      return result !== 0 ? result : -ERRNO.EFAULT;
+    }
     storage.readRange(start, req.buf, 0, req.size);
     return 0;
   }

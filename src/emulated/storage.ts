@@ -53,6 +53,11 @@ export class AbsoluteStorage {
     this.#segmentHasTable[Math.floor(pfn / PAGES_PER_SEGMENT)] = 1;
   }
 
+  /** The host touches [abs, abs + length): each segment it reaches gets a page table. */
+  touchRange(abs: number, length: number): void {
+    this.#touchRange(abs, length);
+  }
+
   #touchRange(abs: number, length: number): void {
     const last = Math.floor((abs + Math.max(length, 1) - 1) / (PAGE_SIZE * PAGES_PER_SEGMENT));
     for (let seg = Math.floor(abs / (PAGE_SIZE * PAGES_PER_SEGMENT)); seg <= last; seg++) this.#segmentHasTable[seg] = 1;

@@ -1,6 +1,6 @@
 // An emulated vcpu: the SIE-block state a memop reads (PSW, CRs, prefix), the access
 // registers, a queued program interrupt, and — for a protected vcpu — its SIDA.
-import { ERRNO, MEMOP, NUM_ACRS, NUM_CRS, PAGE_SIZE, PREFIX_MASK } from '../abi/constants.js';
+import { ERRNO, MEMOP, NUM_ACRS, NUM_CRS, PAGE_SIZE, PREFIX_AREA, PREFIX_MASK } from '../abi/constants.js';
 import type {
   MemOpRequest,
   ProgramInterrupt,
@@ -78,6 +78,9 @@ export class EmulatedVcpu implements VcpuHandle {
     if (update.cr !== undefined) for (let i = 0; i < NUM_CRS; i++) this.cr[i] = update.cr[i]!;
     if (update.ar !== undefined) for (let i = 0; i < NUM_ACRS; i++) this.ar[i] = update.ar[i]!;
     if (update.prefix !== undefined) this.prefix = update.prefix & PREFIX_MASK;
+    // Loading a PSW or prefix is a KVM_RUN on a real host, whose entry protects the two prefix
+    // pages in the host mapping (gmap_mprotect_notify): that faults them in.
+    if (update.psw !== undefined || update.prefix !== undefined) this.vm.storage.touchRange(this.prefix, PREFIX_AREA);
     this.#syncWords();
   }
 
