@@ -23,8 +23,16 @@ export class AbsoluteStorage {
   /** Allocation index → the page's bytes. */
   readonly #views: Uint8Array[] = [];
   readonly #slabs: ArrayBuffer[] = [];
-  /** Bumped by every store, so caches derived from guest memory (translations) can tell. */
-  generation = 0;
+  /**
+   * Bumped when a store changes a page that a translation was read from (a DAT table): the
+   * translation buffers (tlb.ts) drop their entries when it moves. Stores into other pages
+   * leave it alone, so data accesses keep the cached translations.
+   */
+  translationEpoch = 0;
+  /** Pages read by translations since the last bump, by page number (touched or not). */
+  readonly #translationPages = new Set<number>();
+  /** The same marks by allocation index, so a store tests one byte, not a Set. */
+  #translationMarks = new Uint8Array(SLAB_PAGES);
   // A page never moves once allocated, so a cached entry never goes stale; only allocated
   // pages are cached.
   readonly #cacheKeys = new Float64Array(CACHE_SLOTS).fill(-1);
@@ -84,7 +92,6 @@ export class AbsoluteStorage {
 
   /** Copies `length` bytes from `src` at `srcOffset` to `abs` (within one page). */
   writeWithinPage(abs: number, src: Uint8Array, srcOffset: number, length: number): void {
-    this.generation++;
     const page = this.pageForWrite(Math.floor(abs / PAGE_SIZE));
     const off = abs % PAGE_SIZE;
     if (length <= SMALL_COPY) {
@@ -151,7 +158,6 @@ export class AbsoluteStorage {
    * the memslot), allocating pages on first use: the same as writeWithinPage per fragment.
    */
   writeRange(abs: number, src: Uint8Array, srcOffset: number, length: number): void {
-    this.generation++;
     let done = 0;
     while (done < length) {
       const a = abs + done;
@@ -165,6 +171,7 @@ export class AbsoluteStorage {
       }
       const len = this.#run(index, a, length - done);
       const off = a % PAGE_SIZE;
+      this.#storing(index, Math.ceil((off + len) / PAGE_SIZE));
       const from = srcOffset + done;
       if (len <= SMALL_COPY && off + len <= PAGE_SIZE) {
         const page = this.#views[index]!;
@@ -178,6 +185,39 @@ export class AbsoluteStorage {
     }
   }
 
+  /**
+   * Marks page `pfn` as read by a translation: a later store into it bumps translationEpoch.
+   * The mark lasts until that bump (the buffers then refill, marking again what they read).
+   */
+  watchForTranslation(pfn: number): void {
+    if (this.#translationPages.has(pfn)) return;
+    this.#translationPages.add(pfn);
+    const index = this.#indexOf(pfn);
+    if (index >= 0) this.#translationMarks[index] = 1;
+  }
+
+  /** Every cached translation is stale from now on (a store into a translation page). */
+  invalidateTranslations(): void {
+    this.translationEpoch++;
+    for (const pfn of this.#translationPages) {
+      const index = this.#indexOf(pfn);
+      if (index >= 0) this.#translationMarks[index] = 0;
+    }
+    this.#translationPages.clear();
+  }
+
+  /** Called before a store into allocated pages [index, index + count). */
+  #storing(index: number, count: number): void {
+    if (this.#translationPages.size === 0) return;
+    const marks = this.#translationMarks;
+    for (let i = index; i < index + count; i++) {
+      if (marks[i] !== 0) {
+        this.invalidateTranslations();
+        return;
+      }
+    }
+  }
+
   /** The page's bytes for in-place reading; undefined when never written (all zero). */
   pageIfTouched(pfn: number): Uint8Array | undefined {
     return this.#lookup(pfn);
@@ -185,11 +225,22 @@ export class AbsoluteStorage {
 
   /** The page's bytes for writing, allocated on first use. Callers store into it. */
   pageForWrite(pfn: number): Uint8Array {
-    this.generation++;
     const index = this.#indexOf(pfn);
-    if (index >= 0) return this.#views[index]!;
+    if (index >= 0) {
+      this.#storing(index, 1);
+      return this.#views[index]!;
+    }
+    // A translation may have read this page while it was all zeros.
+    if (this.#translationPages.has(pfn)) this.invalidateTranslations();
     const fresh = this.#views.length;
-    if (fresh % SLAB_PAGES === 0) this.#slabs.push(new ArrayBuffer(SLAB_PAGES * PAGE_SIZE));
+    if (fresh % SLAB_PAGES === 0) {
+      this.#slabs.push(new ArrayBuffer(SLAB_PAGES * PAGE_SIZE));
+      if (this.#translationMarks.length <= fresh) {
+        const grown = new Uint8Array(this.#translationMarks.length * 2);
+        grown.set(this.#translationMarks);
+        this.#translationMarks = grown;
+      }
+    }
     const page = new Uint8Array(this.#slabs[this.#slabs.length - 1]!, (fresh % SLAB_PAGES) * PAGE_SIZE, PAGE_SIZE);
     this.#views.push(page);
     this.#index.set(pfn, fresh);

@@ -14,6 +14,7 @@ import type { AccessFault } from '../errors.js';
 import type { EmulatedVm } from './vm.js';
 import { logicalMemop } from './logical-memop.js';
 import { sidaMemop } from './sida.js';
+import { TranslationBuffer } from './tlb.js';
 
 /** CR0 and CR14 after an initial or clear reset (spec §11). */
 export const RESET_CR0 = 0xe0n;
@@ -34,6 +35,8 @@ export class EmulatedVcpu implements VcpuHandle {
   readonly crHi = new Uint32Array(NUM_CRS);
   readonly crLo = new Uint32Array(NUM_CRS);
   pending: ProgramInterrupt | null = null;
+  /** Recent DAT translations of this vcpu's logical accesses; emptied by every state change. */
+  readonly tlb = new TranslationBuffer();
   /** Secure-instruction data area; null unless the vcpu is protected. */
   readonly sida: Uint8Array | null;
   #closed = false;
@@ -80,6 +83,7 @@ export class EmulatedVcpu implements VcpuHandle {
     if (update.ar !== undefined) for (let i = 0; i < NUM_ACRS; i++) this.ar[i] = update.ar[i]!;
     if (update.prefix !== undefined) this.prefix = update.prefix & PREFIX_MASK;
     this.#syncWords();
+    this.tlb.flush();
   }
 
   #syncWords(): void {
@@ -101,6 +105,7 @@ export class EmulatedVcpu implements VcpuHandle {
     if (kind === 'clear') this.ar.fill(0);
     this.pending = null;
     this.#syncWords();
+    this.tlb.flush();
   }
 
   pendingProgramInterrupt(): ProgramInterrupt | null {

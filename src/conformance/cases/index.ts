@@ -7,6 +7,7 @@ import { apiCases } from './api.js';
 import { selftestVcpuCases } from './selftest-vcpu.js';
 import { logicalCases } from './logical.js';
 import { logicalHistoryCases } from './logical-history.js';
+import { translationChangeCases } from './translation-changes.js';
 
 export const ALL_CASES: readonly ConformanceCase[] = [
   ...absoluteCases,
@@ -15,5 +16,6 @@ export const ALL_CASES: readonly ConformanceCase[] = [
   ...selftestVcpuCases,
   ...logicalCases,
   ...logicalHistoryCases,
+  ...translationChangeCases,
   ...apiCases,
 ];
