@@ -50,6 +50,24 @@ export function checkU64(value: unknown, name: string): bigint {
   throw new ArgumentTypeError(`The "${name}" argument must be of type bigint or number. Received ${describe(value)}`);
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * A u64 address: a number whenever the value is below 2^53 (given as a number or a bigint),
+ * else a bigint. Hot paths then do no BigInt work for any address a guest can have memory at.
+ */
+export function checkAddress(value: unknown, name: string): number | bigint {
+  if (typeof value === 'bigint') {
+    if (value >= 0n && value <= MAX_SAFE) return Number(value);
+    return checkU64(value, name);
+  }
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value) || value < 0) throw outOfRange(name, 'a safe integer >= 0 (or a bigint below 2n ** 64n)', value);
+    return value;
+  }
+  return checkU64(value, name);
+}
+
 /** A u64 flags value, kept as given so the common number case stays cheap. */
 export function checkFlags(value: unknown, name: string): Flags64 {
   if (typeof value === 'number') {
@@ -108,30 +126,56 @@ export interface MemOpDesc {
   old?: Uint8Array | null;
 }
 
+/** A request object to fill with checkMemOpDesc (one per handle: the hot path allocates none). */
+export function emptyMemOpRequest(): MemOpRequest {
+  return { op: 0, gaddr: 0, size: 0, flags: 0, buf: null, key: 0, ar: 0, sidaOffset: 0, old: null };
+}
+
 /**
- * Checks a descriptor and returns the request a backend receives. `ar`, `key` and
- * `sidaOffset` come out consistent with their union as s390x lays it out (`ar` is the most
- * significant byte of `sidaOffset`, `key` the next).
+ * Checks a descriptor and returns the request a backend receives: `out` filled in, or a new
+ * object. `ar`, `key` and `sidaOffset` come out consistent with their union as s390x lays it
+ * out (`ar` is the most significant byte of `sidaOffset`, `key` the next).
+ *
+ * `out` is written only after every field was read and checked: a getter on the descriptor
+ * that runs another memop with the same `out` (re-entrancy) finishes before this call writes
+ * it, and a backend runs no caller code while it uses the request.
  */
-export function checkMemOpDesc(d: unknown): MemOpRequest {
+export function checkMemOpDesc(d: unknown, out?: MemOpRequest): MemOpRequest {
   if (typeof d !== 'object' || d === null) {
     throw new ArgumentTypeError(`The "descriptor" argument must be an object. Received ${describe(d)}`);
   }
+  // Every field is read once; the first test of each is the common valid case, written so
+  // that it needs no call (a u32 is a number equal to itself >>> 0); the full checks with
+  // their errors run only when it fails.
   const desc = d as Record<string, unknown>;
-  const op = checkU32(desc.op, 'descriptor.op');
-  const size = checkU32(desc.size, 'descriptor.size');
-  const gaddr = desc.gaddr === undefined ? 0n : checkU64(desc.gaddr, 'descriptor.gaddr');
-  const flags = desc.flags === undefined ? 0 : checkFlags(desc.flags, 'descriptor.flags');
-  const buf = checkOptionalBytes(desc.buf, 'descriptor.buf', size);
-  const old = checkOptionalBytes(desc.old, 'descriptor.old', size);
-  let ar = desc.ar === undefined ? 0 : checkU8(desc.ar, 'descriptor.ar');
-  let key = desc.key === undefined ? 0 : checkU8(desc.key, 'descriptor.key');
+  const opIn = desc.op;
+  const sizeIn = desc.size;
+  const gaddrIn = desc.gaddr;
+  const flagsIn = desc.flags;
+  const bufIn = desc.buf;
+  const oldIn = desc.old;
+  const arIn = desc.ar;
+  const keyIn = desc.key;
+  const sidaIn = desc.sidaOffset;
+  const op = typeof opIn === 'number' && opIn >>> 0 === opIn ? opIn : checkU32(opIn, 'descriptor.op');
+  const size = typeof sizeIn === 'number' && sizeIn >>> 0 === sizeIn ? sizeIn : checkU32(sizeIn, 'descriptor.size');
+  const gaddr =
+    typeof gaddrIn === 'bigint' && gaddrIn >= 0n && gaddrIn <= MAX_SAFE
+      ? Number(gaddrIn)
+      : gaddrIn === undefined
+        ? 0
+        : checkAddress(gaddrIn, 'descriptor.gaddr');
+  const flags = typeof flagsIn === 'number' && flagsIn >>> 0 === flagsIn ? flagsIn : flagsIn === undefined ? 0 : checkFlags(flagsIn, 'descriptor.flags');
+  const buf = checkOptionalBytes(bufIn, 'descriptor.buf', size);
+  const old = oldIn === undefined || oldIn === null ? null : checkOptionalBytes(oldIn, 'descriptor.old', size);
+  let ar = arIn === undefined ? 0 : typeof arIn === 'number' && (arIn & 0xff) === arIn ? arIn : checkU8(arIn, 'descriptor.ar');
+  let key = keyIn === undefined ? 0 : typeof keyIn === 'number' && (keyIn & 0xff) === keyIn ? keyIn : checkU8(keyIn, 'descriptor.key');
   let sidaOffset: number;
-  if (desc.sidaOffset !== undefined) {
-    sidaOffset = checkU32(desc.sidaOffset, 'descriptor.sidaOffset');
+  if (sidaIn !== undefined) {
+    sidaOffset = checkU32(sidaIn, 'descriptor.sidaOffset');
     const arFromUnion = sidaOffset >>> 24;
     const keyFromUnion = (sidaOffset >>> 16) & 0xff;
-    if ((desc.ar !== undefined && ar !== arFromUnion) || (desc.key !== undefined && key !== keyFromUnion)) {
+    if ((arIn !== undefined && ar !== arFromUnion) || (keyIn !== undefined && key !== keyFromUnion)) {
       throw new ArgumentRangeError(
         'ERR_INVALID_ARG_VALUE',
         'descriptor.sidaOffset shares its bytes with descriptor.ar and descriptor.key; give either, or values that agree',
@@ -142,7 +186,17 @@ export function checkMemOpDesc(d: unknown): MemOpRequest {
   } else {
     sidaOffset = ((ar << 24) | (key << 16)) >>> 0;
   }
-  return { op, gaddr, size, flags, buf, key, ar, sidaOffset, old };
+  if (out === undefined) return { op, gaddr, size, flags, buf, key, ar, sidaOffset, old };
+  out.op = op;
+  out.gaddr = gaddr;
+  out.size = size;
+  out.flags = flags;
+  out.buf = buf;
+  out.key = key;
+  out.ar = ar;
+  out.sidaOffset = sidaOffset;
+  out.old = old;
+  return out;
 }
 
 /** An access length for the helpers: 1..u32, as the kernel's `size` field. */

@@ -8,6 +8,7 @@ import {
   checkBytes,
   checkLength,
   checkMemOpDesc,
+  emptyMemOpRequest,
   checkU32,
   checkU64,
   checkU8,
@@ -46,6 +47,8 @@ function checkRegisterArray<T>(value: unknown, name: string, check: (v: unknown,
 
 export class Vcpu extends Closable {
   readonly #handle: VcpuHandle;
+  /** Filled by every memop (see checkMemOpDesc): the hot path allocates nothing. */
+  readonly #request = emptyMemOpRequest();
 
   /** @internal */
   constructor(handle: VcpuHandle) {
@@ -62,9 +65,12 @@ export class Vcpu extends Closable {
    * program-interruption code; a negative result is thrown as KvmError.
    */
   memop(d: MemOpDesc): number {
-    const req = checkMemOpDesc(d);
+    const req = checkMemOpDesc(d, this.#request);
     this.assertOpen('KVM_S390_MEM_OP');
     const r = this.#handle.memop(req);
+    // The request must not keep the caller's buffers alive until the next call.
+    req.buf = null;
+    req.old = null;
     if (r < 0) throw new KvmError(-r, 'KVM_S390_MEM_OP');
     return r;
   }

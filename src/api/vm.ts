@@ -9,6 +9,7 @@ import {
   checkInteger,
   checkLength,
   checkMemOpDesc,
+  emptyMemOpRequest,
   checkU32,
   checkU64,
   type MemOpDesc,
@@ -35,6 +36,8 @@ export interface CompareAndExchangeResult {
 
 export class Vm extends Closable {
   readonly #handle: VmHandle;
+  /** Filled by every memop (see checkMemOpDesc): the hot path allocates nothing. */
+  readonly #request = emptyMemOpRequest();
 
   /** @internal */
   constructor(handle: VmHandle) {
@@ -53,9 +56,12 @@ export class Vm extends Closable {
    * program-interruption code; a negative result is thrown as KvmError.
    */
   memop(d: MemOpDesc): number {
-    const req = checkMemOpDesc(d);
+    const req = checkMemOpDesc(d, this.#request);
     this.assertOpen('KVM_S390_MEM_OP');
     const r = this.#handle.memop(req);
+    // The request must not keep the caller's buffers alive until the next call.
+    req.buf = null;
+    req.old = null;
     if (r < 0) throw new KvmError(-r, 'KVM_S390_MEM_OP');
     return r;
   }

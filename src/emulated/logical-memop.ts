@@ -14,7 +14,7 @@ import {
   asNumber,
   datEnabled,
   formatAddress,
-  fromBigInt,
+  fromU64,
   toEffective,
   type Address64,
   type AddressingMode,
@@ -134,7 +134,7 @@ function run(vcpu: EmulatedVcpu, req: MemOpRequest, key: number, isStore: boolea
   const inject = hasFlag(req.flags, MEMOP_F.INJECT_EXCEPTION);
   const legacyCheck = checkOnly && vm.switches.legacyCheckOnly;
   a.walkAccessId = legacyCheck ? 0 : req.ar;
-  fromBigInt(req.gaddr, ga);
+  fromU64(req.gaddr, ga);
   // check_gva_range hands the caller's address, not yet effective, to the ASCE selection, so an
   // access-register exception of a check-only access names that address in its TEID.
   const rawHi = ga.hi;

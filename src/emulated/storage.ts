@@ -2,13 +2,12 @@
 // untouched pages read as zeros. Pages are carved out of large slabs so that touched memory
 // costs little more than its size.
 import { PAGE_SIZE } from '../abi/constants.js';
+import { copyBytes, fillBytes } from './bytes.js';
 
 const SLAB_PAGES = 256;
 const PAGE_MASK = PAGE_SIZE - 1;
 /** Direct-mapped cache of recently used pages (a DAT walk touches five table pages). */
 const CACHE_SLOTS = 64;
-/** Copies up to this many bytes with a loop: cheaper than making a view for TypedArray#set. */
-const SMALL_COPY = 32;
 
 export class AbsoluteStorage {
   /** Bytes in the memslot. */
@@ -22,7 +21,8 @@ export class AbsoluteStorage {
   readonly #index = new Map<number, number>();
   /** Allocation index → the page's bytes. */
   readonly #views: Uint8Array[] = [];
-  readonly #slabs: ArrayBuffer[] = [];
+  /** Each slab's bytes: SLAB_PAGES pages. */
+  readonly #slabBytes: Uint8Array[] = [];
   /**
    * Bumped when a store changes a page that a translation was read from (a DAT table): the
    * translation buffers (tlb.ts) drop their entries when it moves. Stores into other pages
@@ -77,28 +77,12 @@ export class AbsoluteStorage {
 
   /** Copies `length` bytes at `abs` (within one page) into `dst` at `dstOffset`. */
   readWithinPage(abs: number, dst: Uint8Array, dstOffset: number, length: number): void {
-    const page = this.#lookup(Math.floor(abs / PAGE_SIZE));
-    if (page === undefined) {
-      dst.fill(0, dstOffset, dstOffset + length);
-      return;
-    }
-    const off = abs % PAGE_SIZE;
-    if (length <= SMALL_COPY) {
-      for (let i = 0; i < length; i++) dst[dstOffset + i] = page[off + i]!;
-      return;
-    }
-    dst.set(length === PAGE_SIZE ? page : page.subarray(off, off + length), dstOffset);
+    this.readRange(abs, dst, dstOffset, length);
   }
 
   /** Copies `length` bytes from `src` at `srcOffset` to `abs` (within one page). */
   writeWithinPage(abs: number, src: Uint8Array, srcOffset: number, length: number): void {
-    const page = this.pageForWrite(Math.floor(abs / PAGE_SIZE));
-    const off = abs % PAGE_SIZE;
-    if (length <= SMALL_COPY) {
-      for (let i = 0; i < length; i++) page[off + i] = src[srcOffset + i]!;
-      return;
-    }
-    page.set(srcOffset === 0 && length === src.length ? src : src.subarray(srcOffset, srcOffset + length), off);
+    this.writeRange(abs, src, srcOffset, length);
   }
 
   /**
@@ -118,14 +102,9 @@ export class AbsoluteStorage {
     return len;
   }
 
-  /** A view of `len` bytes from offset `off` of page `index` on, through its slab. */
-  #span(index: number, off: number, len: number): Uint8Array {
-    return new Uint8Array(this.#slabs[Math.floor(index / SLAB_PAGES)]!, (index % SLAB_PAGES) * PAGE_SIZE + off, len);
-  }
-
   /**
    * Copies `length` bytes at `abs` (any number of pages, all inside the memslot) into `dst`
-   * at `dstOffset`: the same bytes as readWithinPage fragment by fragment.
+   * at `dstOffset`, a run of contiguous pages per copy. Untouched pages read as zeros.
    */
   readRange(abs: number, dst: Uint8Array, dstOffset: number, length: number): void {
     let done = 0;
@@ -134,28 +113,21 @@ export class AbsoluteStorage {
       const index = this.#indexOf(Math.floor(a / PAGE_SIZE));
       if (index < 0) {
         const len = Math.min(PAGE_SIZE - (a % PAGE_SIZE), length - done);
-        dst.fill(0, dstOffset + done, dstOffset + done + len);
+        fillBytes(dst, 0, dstOffset + done, len);
         done += len;
         continue;
       }
       const len = this.#run(index, a, length - done);
       const off = a % PAGE_SIZE;
-      if (len <= SMALL_COPY && off + len <= PAGE_SIZE) {
-        const page = this.#views[index]!;
-        const at = dstOffset + done;
-        for (let i = 0; i < len; i++) dst[at + i] = page[off + i]!;
-      } else if (len === PAGE_SIZE && off === 0) {
-        dst.set(this.#views[index]!, dstOffset + done);
-      } else {
-        dst.set(this.#span(index, off, len), dstOffset + done);
-      }
+      if (off === 0 && len === PAGE_SIZE) copyBytes(dst, dstOffset + done, this.#views[index]!, 0, PAGE_SIZE);
+      else copyBytes(dst, dstOffset + done, this.#slabBytes[Math.floor(index / SLAB_PAGES)]!, (index % SLAB_PAGES) * PAGE_SIZE + off, len);
       done += len;
     }
   }
 
   /**
    * Copies `length` bytes from `src` at `srcOffset` to `abs` (any number of pages, all inside
-   * the memslot), allocating pages on first use: the same as writeWithinPage per fragment.
+   * the memslot), allocating pages on first use, a run of contiguous pages per copy.
    */
   writeRange(abs: number, src: Uint8Array, srcOffset: number, length: number): void {
     let done = 0;
@@ -172,15 +144,7 @@ export class AbsoluteStorage {
       const len = this.#run(index, a, length - done);
       const off = a % PAGE_SIZE;
       this.#storing(index, Math.ceil((off + len) / PAGE_SIZE));
-      const from = srcOffset + done;
-      if (len <= SMALL_COPY && off + len <= PAGE_SIZE) {
-        const page = this.#views[index]!;
-        for (let i = 0; i < len; i++) page[off + i] = src[from + i]!;
-      } else {
-        const data = from === 0 && src.length === len ? src : src.subarray(from, from + len);
-        if (len === PAGE_SIZE && off === 0) this.#views[index]!.set(data);
-        else this.#span(index, off, len).set(data);
-      }
+      copyBytes(this.#slabBytes[Math.floor(index / SLAB_PAGES)]!, (index % SLAB_PAGES) * PAGE_SIZE + off, src, srcOffset + done, len);
       done += len;
     }
   }
@@ -234,14 +198,14 @@ export class AbsoluteStorage {
     if (this.#translationPages.has(pfn)) this.invalidateTranslations();
     const fresh = this.#views.length;
     if (fresh % SLAB_PAGES === 0) {
-      this.#slabs.push(new ArrayBuffer(SLAB_PAGES * PAGE_SIZE));
+      this.#slabBytes.push(new Uint8Array(SLAB_PAGES * PAGE_SIZE));
       if (this.#translationMarks.length <= fresh) {
         const grown = new Uint8Array(this.#translationMarks.length * 2);
         grown.set(this.#translationMarks);
         this.#translationMarks = grown;
       }
     }
-    const page = new Uint8Array(this.#slabs[this.#slabs.length - 1]!, (fresh % SLAB_PAGES) * PAGE_SIZE, PAGE_SIZE);
+    const page = this.#slabBytes[this.#slabBytes.length - 1]!.subarray((fresh % SLAB_PAGES) * PAGE_SIZE, (fresh % SLAB_PAGES + 1) * PAGE_SIZE);
     this.#views.push(page);
     this.#index.set(pfn, fresh);
     return page;

@@ -7,6 +7,8 @@ import type { MemOpRequest } from '../contract.js';
 
 const LE = HOST_BYTE_ORDER === 'little';
 const TWO_32 = 0x1_0000_0000;
+const GADDR_LOW = MEM_OP_OFFSET.gaddr + (LE ? 0 : 4);
+const GADDR_HIGH = MEM_OP_OFFSET.gaddr + (LE ? 4 : 0);
 const FLAGS_LOW = MEM_OP_OFFSET.flags + (LE ? 0 : 4);
 const FLAGS_HIGH = MEM_OP_OFFSET.flags + (LE ? 4 : 0);
 
@@ -17,7 +19,13 @@ export class MemOpDescriptor {
   /** Writes `req` into the descriptor; returns its bytes. */
   fill(req: MemOpRequest): Uint8Array {
     const v = this.#view;
-    v.setBigUint64(MEM_OP_OFFSET.gaddr, req.gaddr, LE);
+    const gaddr = req.gaddr;
+    if (typeof gaddr === 'number') {
+      v.setUint32(GADDR_LOW, gaddr % TWO_32, LE);
+      v.setUint32(GADDR_HIGH, Math.floor(gaddr / TWO_32), LE);
+    } else {
+      v.setBigUint64(MEM_OP_OFFSET.gaddr, gaddr, LE);
+    }
     const flags = req.flags;
     if (typeof flags === 'number') {
       v.setUint32(FLAGS_LOW, flags % TWO_32, LE);
