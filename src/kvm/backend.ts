@@ -18,7 +18,7 @@ import type {
   VmOptions,
 } from '../contract.js';
 import { KvmError, type AccessFault } from '../errors.js';
-import { MemOpDescriptor } from './descriptor.js';
+import { MemOpChannel } from './descriptor.js';
 import { AddonLoadError, loadAddon } from './loader.js';
 import type { NativeAddon, NativeMapping } from './native.js';
 
@@ -175,7 +175,7 @@ class KvmBackend implements BackendHandle {
 }
 
 class KvmVm implements VmHandle {
-  readonly #desc = new MemOpDescriptor();
+  readonly #channel: MemOpChannel;
   readonly #vcpus = new Set<KvmVcpu>();
   #closed = false;
 
@@ -184,14 +184,16 @@ class KvmVm implements VmHandle {
     private readonly fd: number,
     private readonly memory: NativeMapping | null,
     private readonly runSize: number,
-  ) {}
+  ) {
+    this.#channel = new MemOpChannel(addon);
+  }
 
   checkExtension(cap: number): number {
     return check(this.addon.checkExtension(this.fd, cap), 'KVM_CHECK_EXTENSION');
   }
 
   memop(req: MemOpRequest): number {
-    return this.addon.memop(this.fd, this.#desc.fill(req), req.buf, req.old);
+    return this.#channel.memop(this.fd, req);
   }
 
   getStorageKeys(startGfn: bigint, count: number, out: Uint8Array, flags: number): number {
@@ -244,7 +246,7 @@ class KvmVm implements VmHandle {
 }
 
 class KvmVcpu implements VcpuHandle {
-  readonly #desc = new MemOpDescriptor();
+  readonly #channel: MemOpChannel;
   readonly #sregs = new Uint8Array(STRUCT_SIZE.kvm_sregs);
   /** The caller's values of the PSW bits a commit run overrides. */
   #userPswBits = 0n;
@@ -256,10 +258,12 @@ class KvmVcpu implements VcpuHandle {
     private readonly fd: number,
     private readonly run: NativeMapping,
     private readonly onClose: () => void,
-  ) {}
+  ) {
+    this.#channel = new MemOpChannel(addon);
+  }
 
   memop(req: MemOpRequest): number {
-    return this.addon.memop(this.fd, this.#desc.fill(req), req.buf, req.old);
+    return this.#channel.memop(this.fd, req);
   }
 
   getState(): VcpuState {
@@ -388,4 +392,16 @@ class KvmVcpu implements VcpuHandle {
  */
 export function vmHandleOverFd(fd: number): VmHandle {
   return new KvmVm(loadAddon(), fd, null, 0);
+}
+
+/**
+ * A VcpuHandle over an fd the caller opened, with an anonymous page standing in for kvm_run:
+ * the vcpu memop path against a non-KVM fd (benchmarks, tests). Only memop is meaningful;
+ * closing it closes the fd.
+ */
+export function vcpuHandleOverFd(fd: number): VcpuHandle {
+  const addon = loadAddon();
+  const run = addon.mmapGuest(1 << 20);
+  if (typeof run === 'number') throw new KvmError(-run, 'mmap', 'anonymous memory for a stand-in kvm_run');
+  return new KvmVcpu(addon, 0, fd, run, () => {});
 }

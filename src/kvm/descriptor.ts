@@ -1,9 +1,12 @@
 // The memop descriptor the addon reads: one 64-byte struct kvm_s390_mem_op per handle, in
 // host byte order, filled in place for every call (no allocation on the hot path). The
 // addon ignores its buf/old_addr fields and points them at the request's buffers itself.
+// A MemOpChannel keeps that descriptor in memory the addon handed out once (its
+// createMemOpChannel), so each call passes only the fd and the buffers.
 import { MEMOP, MEM_OP_OFFSET, STRUCT_SIZE } from '../abi/constants.js';
 import { HOST_BYTE_ORDER } from '../abi/structs.js';
 import type { MemOpRequest } from '../contract.js';
+import type { NativeAddon } from './native.js';
 
 const LE = HOST_BYTE_ORDER === 'little';
 const TWO_32 = 0x1_0000_0000;
@@ -13,8 +16,13 @@ const FLAGS_LOW = MEM_OP_OFFSET.flags + (LE ? 0 : 4);
 const FLAGS_HIGH = MEM_OP_OFFSET.flags + (LE ? 4 : 0);
 
 export class MemOpDescriptor {
-  readonly bytes = new Uint8Array(STRUCT_SIZE.kvm_s390_mem_op);
-  readonly #view = new DataView(this.bytes.buffer);
+  readonly bytes: Uint8Array;
+  readonly #view: DataView;
+
+  constructor(bytes: Uint8Array = new Uint8Array(STRUCT_SIZE.kvm_s390_mem_op)) {
+    this.bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
 
   /** Writes `req` into the descriptor; returns its bytes. */
   fill(req: MemOpRequest): Uint8Array {
@@ -45,5 +53,24 @@ export class MemOpDescriptor {
       v.setUint8(MEM_OP_OFFSET.key, req.key);
     }
     return this.bytes;
+  }
+}
+
+/** KVM_S390_MEM_OP through the addon's channel: the descriptor filled in place, then one call. */
+export class MemOpChannel {
+  readonly #descriptor: MemOpDescriptor;
+  readonly #call: (fd: number, buf: Uint8Array | null, old?: Uint8Array | null) => number;
+
+  constructor(addon: NativeAddon) {
+    const channel = addon.createMemOpChannel();
+    this.#descriptor = new MemOpDescriptor(channel.descriptor);
+    this.#call = channel.memop;
+  }
+
+  /** 0, a positive program-interruption code, or -errno. */
+  memop(fd: number, req: MemOpRequest): number {
+    this.#descriptor.fill(req);
+    // Without `old` the addon has one argument less to look at.
+    return req.old === null ? this.#call(fd, req.buf) : this.#call(fd, req.buf, req.old);
   }
 }
