@@ -12,7 +12,7 @@ const byteOffsetOf = Object.getOwnPropertyDescriptor(TypedArrayPrototype, 'byteO
 const byteLengthOf = Object.getOwnPropertyDescriptor(TypedArrayPrototype, 'byteLength')!.get as (this: Uint8Array) => number;
 
 /** Up to this many bytes are copied with a loop. */
-const SMALL_COPY = 32;
+export const SMALL_COPY = 32;
 
 /** Copies `length` bytes from `src` at `srcOffset` to `dst` at `dstOffset` (both in bounds). */
 export function copyBytes(dst: Uint8Array, dstOffset: number, src: Uint8Array, srcOffset: number, length: number): void {
@@ -23,6 +23,14 @@ export function copyBytes(dst: Uint8Array, dstOffset: number, src: Uint8Array, s
   const whole = srcOffset === 0 && length === byteLengthOf.call(src);
   const from = whole ? src : new Uint8Array(bufferOf.call(src), byteOffsetOf.call(src) + srcOffset, length);
   intrinsicSet.call(dst, from, dstOffset);
+}
+
+/**
+ * Copies `length` bytes at `byteOffset` of `buffer` (memory of our own, never a caller's) into
+ * `dst` at `dstOffset`: one view and one copy, without asking a typed array for its buffer.
+ */
+export function copyFromBuffer(dst: Uint8Array, dstOffset: number, buffer: ArrayBuffer, byteOffset: number, length: number): void {
+  intrinsicSet.call(dst, new Uint8Array(buffer, byteOffset, length), dstOffset);
 }
 
 /** Sets `length` bytes of `dst` from `offset` on to `value`. */

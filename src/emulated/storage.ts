@@ -2,7 +2,7 @@
 // untouched pages read as zeros. Pages are carved out of large slabs so that touched memory
 // costs little more than its size.
 import { PAGE_SIZE } from '../abi/constants.js';
-import { copyBytes, fillBytes } from './bytes.js';
+import { SMALL_COPY, copyBytes, copyFromBuffer, fillBytes } from './bytes.js';
 
 const SLAB_PAGES = 256;
 const PAGE_MASK = PAGE_SIZE - 1;
@@ -21,8 +21,11 @@ export class AbsoluteStorage {
   readonly #index = new Map<number, number>();
   /** Allocation index → the page's bytes. */
   readonly #views: Uint8Array[] = [];
-  /** Each slab's bytes: SLAB_PAGES pages. */
+  /** Each slab: SLAB_PAGES pages, as its ArrayBuffer and as bytes. */
+  readonly #slabs: ArrayBuffer[] = [];
   readonly #slabBytes: Uint8Array[] = [];
+  /** Allocation index → page number (-1 past the last page): what #run compares. */
+  #pfnOf = new Float64Array(SLAB_PAGES).fill(-1);
   /**
    * Bumped when a store changes a page that a translation was read from (a DAT table): the
    * translation buffers (tlb.ts) drop their entries when it moves. Stores into other pages
@@ -94,7 +97,8 @@ export class AbsoluteStorage {
     let len = Math.min(PAGE_SIZE - (abs % PAGE_SIZE), length);
     let pfn = Math.floor(abs / PAGE_SIZE) + 1;
     let next = index + 1;
-    while (len < length && next % SLAB_PAGES !== 0 && this.#indexOf(pfn) === next) {
+    const pfnOf = this.#pfnOf;
+    while (len < length && next % SLAB_PAGES !== 0 && pfnOf[next] === pfn) {
       len = Math.min(len + PAGE_SIZE, length);
       pfn++;
       next++;
@@ -117,10 +121,10 @@ export class AbsoluteStorage {
         done += len;
         continue;
       }
-      const len = this.#run(index, a, length - done);
       const off = a % PAGE_SIZE;
-      if (off === 0 && len === PAGE_SIZE) copyBytes(dst, dstOffset + done, this.#views[index]!, 0, PAGE_SIZE);
-      else copyBytes(dst, dstOffset + done, this.#slabBytes[Math.floor(index / SLAB_PAGES)]!, (index % SLAB_PAGES) * PAGE_SIZE + off, len);
+      const len = off + (length - done) <= PAGE_SIZE ? length - done : this.#run(index, a, length - done);
+      if (off + len <= PAGE_SIZE && (len <= SMALL_COPY || len === PAGE_SIZE)) copyBytes(dst, dstOffset + done, this.#views[index]!, off, len);
+      else copyFromBuffer(dst, dstOffset + done, this.#slabs[Math.floor(index / SLAB_PAGES)]!, (index % SLAB_PAGES) * PAGE_SIZE + off, len);
       done += len;
     }
   }
@@ -141,8 +145,8 @@ export class AbsoluteStorage {
         this.pageForWrite(pfn);
         index = this.#indexOf(pfn);
       }
-      const len = this.#run(index, a, length - done);
       const off = a % PAGE_SIZE;
+      const len = off + (length - done) <= PAGE_SIZE ? length - done : this.#run(index, a, length - done);
       this.#storing(index, Math.ceil((off + len) / PAGE_SIZE));
       copyBytes(this.#slabBytes[Math.floor(index / SLAB_PAGES)]!, (index % SLAB_PAGES) * PAGE_SIZE + off, src, srcOffset + done, len);
       done += len;
@@ -198,16 +202,22 @@ export class AbsoluteStorage {
     if (this.#translationPages.has(pfn)) this.invalidateTranslations();
     const fresh = this.#views.length;
     if (fresh % SLAB_PAGES === 0) {
-      this.#slabBytes.push(new Uint8Array(SLAB_PAGES * PAGE_SIZE));
+      const slab = new ArrayBuffer(SLAB_PAGES * PAGE_SIZE);
+      this.#slabs.push(slab);
+      this.#slabBytes.push(new Uint8Array(slab));
       if (this.#translationMarks.length <= fresh) {
-        const grown = new Uint8Array(this.#translationMarks.length * 2);
-        grown.set(this.#translationMarks);
-        this.#translationMarks = grown;
+        const marks = new Uint8Array(this.#translationMarks.length * 2);
+        marks.set(this.#translationMarks);
+        this.#translationMarks = marks;
+        const pfnOf = new Float64Array(this.#pfnOf.length * 2).fill(-1);
+        pfnOf.set(this.#pfnOf);
+        this.#pfnOf = pfnOf;
       }
     }
     const page = this.#slabBytes[this.#slabBytes.length - 1]!.subarray((fresh % SLAB_PAGES) * PAGE_SIZE, (fresh % SLAB_PAGES + 1) * PAGE_SIZE);
     this.#views.push(page);
     this.#index.set(pfn, fresh);
+    this.#pfnOf[fresh] = pfn;
     return page;
   }
 
