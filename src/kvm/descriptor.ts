@@ -10,10 +10,18 @@ import type { NativeAddon } from './native.js';
 
 const LE = HOST_BYTE_ORDER === 'little';
 const TWO_32 = 0x1_0000_0000;
-const GADDR_LOW = MEM_OP_OFFSET.gaddr + (LE ? 0 : 4);
-const GADDR_HIGH = MEM_OP_OFFSET.gaddr + (LE ? 4 : 0);
-const FLAGS_LOW = MEM_OP_OFFSET.flags + (LE ? 0 : 4);
-const FLAGS_HIGH = MEM_OP_OFFSET.flags + (LE ? 4 : 0);
+
+/** A u64 field in host byte order from a number (below 2^53: no BigInt work) or a bigint. */
+function setU64(v: DataView, offset: number, value: number | bigint): void {
+  if (typeof value === 'bigint') {
+    v.setBigUint64(offset, value, LE);
+    return;
+  }
+  // No `%` by 2^32: a remainder by a non-small-integer is a floating-point call in V8.
+  const high = value < TWO_32 ? 0 : Math.floor(value / TWO_32);
+  v.setUint32(offset + (LE ? 0 : 4), value - high * TWO_32, LE);
+  v.setUint32(offset + (LE ? 4 : 0), high, LE);
+}
 
 export class MemOpDescriptor {
   readonly bytes: Uint8Array;
@@ -27,20 +35,8 @@ export class MemOpDescriptor {
   /** Writes `req` into the descriptor; returns its bytes. */
   fill(req: MemOpRequest): Uint8Array {
     const v = this.#view;
-    const gaddr = req.gaddr;
-    if (typeof gaddr === 'number') {
-      v.setUint32(GADDR_LOW, gaddr % TWO_32, LE);
-      v.setUint32(GADDR_HIGH, Math.floor(gaddr / TWO_32), LE);
-    } else {
-      v.setBigUint64(MEM_OP_OFFSET.gaddr, gaddr, LE);
-    }
-    const flags = req.flags;
-    if (typeof flags === 'number') {
-      v.setUint32(FLAGS_LOW, flags % TWO_32, LE);
-      v.setUint32(FLAGS_HIGH, Math.floor(flags / TWO_32), LE);
-    } else {
-      v.setBigUint64(MEM_OP_OFFSET.flags, flags, LE);
-    }
+    setU64(v, MEM_OP_OFFSET.gaddr, req.gaddr);
+    setU64(v, MEM_OP_OFFSET.flags, req.flags);
     v.setUint32(MEM_OP_OFFSET.size, req.size, LE);
     v.setUint32(MEM_OP_OFFSET.op, req.op, LE);
     // The union at 32: SIDA ops read sida_offset there, every other op reads ar and key.
