@@ -99,7 +99,7 @@ function outsideMemory(m: AbsoluteMachine, abs: number, isStore: boolean): numbe
 }
 
 function keyRefused(m: AbsoluteMachine, abs: number, key: number, isStore: boolean): number {
-  const pageAddress = abs - (abs % PAGE_SIZE);
+  const pageAddress = abs - (abs & (PAGE_SIZE - 1));
   const storageKey = m.keys.get(pageAddress / PAGE_SIZE);
   const mode = isStore ? 'store' : 'fetch';
   return m.faults.fail(
@@ -158,7 +158,7 @@ function checkAbsoluteRange(m: AbsoluteMachine, start: number, size: number, key
   let abs = start;
   let done = 0;
   while (done < size) {
-    const len = Math.min(PAGE_SIZE - (abs % PAGE_SIZE), size - done);
+    const len = Math.min(PAGE_SIZE - (abs & (PAGE_SIZE - 1)), size - done);
     if (!(key === 0 && skipMemslotForKeyZero)) {
       if (!m.storage.contains(abs)) return outsideMemory(m, abs, isStore);
       if (!keyAllowsAccess(m.keys.get(Math.floor(abs / PAGE_SIZE)), key, isStore)) {
@@ -180,7 +180,7 @@ function absoluteCmpxchg(m: AbsoluteMachine, req: MemOpRequest): number {
   if (req.size > CMPXCHG_MAX_SIZE) return -ERRNO.EINVAL;
   if (req.buf === null || req.old === null) return -ERRNO.EFAULT;
   const abs = absoluteNumber(req.gaddr);
-  const lowByte = typeof req.gaddr === 'number' ? req.gaddr % 256 : Number(req.gaddr & 0xffn);
+  const lowByte = typeof req.gaddr === 'number' ? req.gaddr & 0xff : Number(req.gaddr & 0xffn);
   const misaligned = (lowByte & (req.size - 1)) !== 0;
   if (m.switches.cmpxchgNewestOrder) {
     if (misaligned) return -ERRNO.EINVAL;
@@ -198,7 +198,7 @@ function absoluteCmpxchg(m: AbsoluteMachine, req: MemOpRequest): number {
     fillBytes(old, 0, 0, size);
     return keyRefused(m, abs, key, true);
   }
-  const offset = abs % PAGE_SIZE;
+  const offset = abs & (PAGE_SIZE - 1);
   const current = m.storage.pageIfTouched(Math.floor(abs / PAGE_SIZE));
   let equal = true;
   for (let i = 0; i < size; i++) {

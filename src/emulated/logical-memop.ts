@@ -274,7 +274,7 @@ function keyAllows(a: Access, i: number): boolean {
 
 function keyReason(a: Access, i: number): string {
   const abs = a.abs[i]!;
-  const page = abs - (abs % PAGE_SIZE);
+  const page = abs - (abs & (PAGE_SIZE - 1));
   const storageKey = a.vcpu.vm.keys.get(page / PAGE_SIZE);
   const overrides = { fetchProtectionOverride: a.fetchOverride, storageProtectionOverride: a.storageOverride };
   const rule = decideKeyRule(storageKey, a.key, a.isStore ? 'store' : 'fetch', overrides, a.effLo[i]!, a.len[i]!);

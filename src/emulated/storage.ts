@@ -5,6 +5,8 @@ import { PAGE_SIZE } from '../abi/constants.js';
 import { SMALL_COPY, copyBytes, copyFromBuffer, fillBytes } from './bytes.js';
 
 const SLAB_PAGES = 256;
+// Offsets use `& PAGE_MASK`, not `% PAGE_SIZE`: addresses are integer doubles, and V8 computes
+// `%` of a double with a C call; `&` keeps the low bits of any integer below 2^53 exactly.
 const PAGE_MASK = PAGE_SIZE - 1;
 /** Direct-mapped cache of recently used pages (a DAT walk touches five table pages). */
 const CACHE_SLOTS = 64;
@@ -94,7 +96,7 @@ export class AbsoluteStorage {
    * in address order) are copied with one call instead of one per page.
    */
   #run(index: number, abs: number, length: number): number {
-    let len = Math.min(PAGE_SIZE - (abs % PAGE_SIZE), length);
+    let len = Math.min(PAGE_SIZE - (abs & PAGE_MASK), length);
     let pfn = Math.floor(abs / PAGE_SIZE) + 1;
     let next = index + 1;
     const pfnOf = this.#pfnOf;
@@ -116,12 +118,12 @@ export class AbsoluteStorage {
       const a = abs + done;
       const index = this.#indexOf(Math.floor(a / PAGE_SIZE));
       if (index < 0) {
-        const len = Math.min(PAGE_SIZE - (a % PAGE_SIZE), length - done);
+        const len = Math.min(PAGE_SIZE - (a & PAGE_MASK), length - done);
         fillBytes(dst, 0, dstOffset + done, len);
         done += len;
         continue;
       }
-      const off = a % PAGE_SIZE;
+      const off = a & PAGE_MASK;
       const len = off + (length - done) <= PAGE_SIZE ? length - done : this.#run(index, a, length - done);
       if (off + len <= PAGE_SIZE && (len <= SMALL_COPY || len === PAGE_SIZE)) copyBytes(dst, dstOffset + done, this.#views[index]!, off, len);
       else copyFromBuffer(dst, dstOffset + done, this.#slabs[Math.floor(index / SLAB_PAGES)]!, (index % SLAB_PAGES) * PAGE_SIZE + off, len);
@@ -145,7 +147,7 @@ export class AbsoluteStorage {
         this.pageForWrite(pfn);
         index = this.#indexOf(pfn);
       }
-      const off = a % PAGE_SIZE;
+      const off = a & PAGE_MASK;
       const len = off + (length - done) <= PAGE_SIZE ? length - done : this.#run(index, a, length - done);
       this.#storing(index, Math.ceil((off + len) / PAGE_SIZE));
       copyBytes(this.#slabBytes[Math.floor(index / SLAB_PAGES)]!, (index % SLAB_PAGES) * PAGE_SIZE + off, src, srcOffset + done, len);
