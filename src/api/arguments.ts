@@ -145,7 +145,7 @@ export function checkMemOpDesc(d: unknown, out?: MemOpRequest): MemOpRequest {
   if (typeof d !== 'object' || d === null) throw notADescriptor(d);
   // Every field is read once; the first test of each is the common valid case, written so
   // that it needs no call (a u32 is a number equal to itself >>> 0); the full checks with
-  // their errors run only when it fails. Kept small enough for V8 to inline into memop.
+  // their errors run only when it fails.
   const desc = d as Record<string, unknown>;
   const opIn = desc.op;
   const sizeIn = desc.size;
@@ -160,13 +160,28 @@ export function checkMemOpDesc(d: unknown, out?: MemOpRequest): MemOpRequest {
   const size = typeof sizeIn === 'number' && sizeIn >>> 0 === sizeIn ? sizeIn : checkU32(sizeIn, 'descriptor.size');
   const gaddr = typeof gaddrIn === 'bigint' && gaddrIn <= MAX_SAFE && gaddrIn >= 0n ? smallBigIntToNumber(gaddrIn) : checkOptionalAddress(gaddrIn);
   const flags = flagsIn === undefined ? 0 : typeof flagsIn === 'number' && flagsIn >>> 0 === flagsIn ? flagsIn : checkFlags(flagsIn, 'descriptor.flags');
+  return finishRequest(out ?? emptyMemOpRequest(), op, size, gaddr, flags, bufIn, oldIn, arIn, keyIn, sidaIn);
+}
+
+/** The second half of checkMemOpDesc (two halves: each small enough for V8 to inline). */
+function finishRequest(
+  r: MemOpRequest,
+  op: number,
+  size: number,
+  gaddr: number | bigint,
+  flags: Flags64,
+  bufIn: unknown,
+  oldIn: unknown,
+  arIn: unknown,
+  keyIn: unknown,
+  sidaIn: unknown,
+): MemOpRequest {
   const buf = bufIn == null ? null : checkBytesOfSize(bufIn, 'descriptor.buf', size);
   const old = oldIn == null ? null : checkBytesOfSize(oldIn, 'descriptor.old', size);
   const ar = arIn === undefined ? 0 : typeof arIn === 'number' && (arIn & 0xff) === arIn ? arIn : checkU8(arIn, 'descriptor.ar');
   const key = keyIn === undefined ? 0 : typeof keyIn === 'number' && (keyIn & 0xff) === keyIn ? keyIn : checkU8(keyIn, 'descriptor.key');
   // ar is the most significant byte of the u32 union, key the next (s390x layout).
   const sidaOffset = sidaIn === undefined ? ((ar << 24) | (key << 16)) >>> 0 : checkSidaUnion(sidaIn, arIn, keyIn, ar, key);
-  const r = out ?? emptyMemOpRequest();
   r.op = op;
   r.gaddr = gaddr;
   r.size = size;
