@@ -211,9 +211,9 @@ if (want('native')) {
   } else {
     const fd = openSync('/dev/null', 'r');
     const handle = vmHandleOverFd(fd);
-    const vm = new Vm(handle);
+    const vm = new Vm(handle, 0n);
     const vcpuHandle = vcpuHandleOverFd(openSync('/dev/null', 'r'));
-    const vcpu = new Vcpu(vcpuHandle);
+    const vcpu = new Vcpu(vcpuHandle, 0n);
     const buf = new Uint8Array(8);
     const desc = { op: MEMOP.ABSOLUTE_READ, gaddr: 0x1000n, size: 8, buf, flags: MEMOP_F.SKEY_PROTECTION, key: 3 };
     const req = checkMemOpDesc(desc);

@@ -19,6 +19,7 @@ Napi::Value SetUserMemoryRegion(const Napi::CallbackInfo& info);
 Napi::Value Run(const Napi::CallbackInfo& info);
 Napi::Value Reset(const Napi::CallbackInfo& info);
 Napi::Value GetSregs(const Napi::CallbackInfo& info);
+Napi::Value GetCpuProcessor(const Napi::CallbackInfo& info);
 Napi::Value SetSregs(const Napi::CallbackInfo& info);
 Napi::Value GetIrqState(const Napi::CallbackInfo& info);
 Napi::Value SetIrqState(const Napi::CallbackInfo& info);
@@ -30,6 +31,7 @@ Napi::Value MemOpStructForTest(const Napi::CallbackInfo& info);
 Napi::Value CreateMemOpChannel(const Napi::CallbackInfo& info);
 Napi::Value GetSkeys(const Napi::CallbackInfo& info);
 Napi::Value SetSkeys(const Napi::CallbackInfo& info);
+Napi::Value KeyopCall(const Napi::CallbackInfo& info);
 
 // abi_export.cc: the addon's own view of the ABI.
 Napi::Value Abi(const Napi::CallbackInfo& info);

@@ -50,6 +50,7 @@ const SIGNATURES: Record<string, Slot[]> = {
   run: ['fd'],
   reset: ['fd', 'reset'],
   getSregs: ['fd', 'bytes'],
+  getCpuProcessor: ['fd', 'bytes'],
   setSregs: ['fd', 'bytes'],
   getIrqState: ['fd', 'bytes'],
   setIrqState: ['fd', 'bytes'],
@@ -61,6 +62,7 @@ const SIGNATURES: Record<string, Slot[]> = {
   'channel.memop': ['fd', 'bytesOrNull', 'bytesOrNull'],
   getSkeys: ['fd', 'u64', 'u64', 'bytes', 'u32'],
   setSkeys: ['fd', 'u64', 'bytes', 'u32'],
+  keyop: ['fd', 'u64', 'u32', 'u32'],
   abi: [],
   encodeMemOpForTest: ['u64', 'u64', 'u32', 'u32', 'u64', 'u32', 'u32', 'u64', 'u32'],
 };

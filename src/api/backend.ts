@@ -2,7 +2,7 @@
 import type { BackendHandle, BackendKind, KernelProfile } from '../contract.js';
 import { KERNEL_PROFILES } from '../contract.js';
 import { EmulatedBackend } from '../emulated/backend.js';
-import { ArgumentRangeError, KvmError } from '../errors.js';
+import { ArgumentRangeError, ArgumentTypeError, KvmError } from '../errors.js';
 import { openKvmBackend } from '../kvm/backend.js';
 import { checkInteger, checkU64 } from './arguments.js';
 import { Closable } from './handle-guard.js';
@@ -13,6 +13,12 @@ export interface OpenBackendOptions {
   kind?: 'auto' | BackendKind;
   /** Kernel behaviour the emulated backend reproduces; default 'newest'. Real KVM ignores it. */
   profile?: KernelProfile;
+  /**
+   * The emulated machine's facilities, which every VM inherits (a VM can only drop more with
+   * createVm's `facilities`); default: both. Set them from a real VM's `facilities` to model
+   * that machine, e.g. `{ edat2: false }` for one without EDAT-2. Real KVM ignores it.
+   */
+  machine?: { edat1?: boolean; edat2?: boolean };
 }
 
 export interface CreateVmOptions {
@@ -57,7 +63,7 @@ export class Backend extends Closable {
     const memorySize = checkU64(opts.memorySize, 'memorySize');
     this.assertOpen('KVM_CREATE_VM');
     const facilities = opts.facilities === undefined ? undefined : { edat1: opts.facilities.edat1 !== false, edat2: opts.facilities.edat2 !== false };
-    return new Vm(this.#handle.createVm({ memorySize, facilities }));
+    return new Vm(this.#handle.createVm({ memorySize, facilities }), memorySize);
   }
 
   close(): void {
@@ -77,12 +83,22 @@ function checkProfile(profile: unknown): KernelProfile {
   return profile as KernelProfile;
 }
 
+function machineFacilities(machine: unknown): { edat1: boolean; edat2: boolean } {
+  if (machine === undefined) return { edat1: true, edat2: true };
+  if (typeof machine !== 'object' || machine === null) throw new ArgumentTypeError('The "machine" option must be an object like { edat1, edat2 }');
+  const { edat1, edat2 } = machine as { edat1?: unknown; edat2?: unknown };
+  for (const [name, v] of [['edat1', edat1], ['edat2', edat2]] as const) {
+    if (v !== undefined && typeof v !== 'boolean') throw new ArgumentTypeError(`The "machine.${name}" option must be a boolean`);
+  }
+  return { edat1: edat1 !== false, edat2: edat1 !== false && edat2 !== false };
+}
+
 export function openBackend(opts: OpenBackendOptions = {}): Backend {
   const kind = opts.kind ?? 'auto';
   const profile = checkProfile(opts.profile);
   switch (kind) {
     case 'emulated':
-      return new Backend(new EmulatedBackend(profile, 'requested explicitly'));
+      return new Backend(new EmulatedBackend(profile, 'requested explicitly', machineFacilities(opts.machine)));
     case 'kvm':
       return new Backend(openKvmBackend());
     case 'auto':
@@ -90,7 +106,7 @@ export function openBackend(opts: OpenBackendOptions = {}): Backend {
         return new Backend(openKvmBackend());
       } catch (err) {
         if (!(err instanceof KvmError)) throw err;
-        return new Backend(new EmulatedBackend(profile, `real KVM unusable: ${err.message}`));
+        return new Backend(new EmulatedBackend(profile, `real KVM unusable: ${err.message}`, machineFacilities(opts.machine)));
       }
     default:
       throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `kind must be 'auto', 'kvm' or 'emulated'`);

@@ -15,6 +15,7 @@ import {
   type MemOpDesc,
 } from './arguments.js';
 import { Closable } from './handle-guard.js';
+import { checkPrefix, checkPsw } from './vcpu-state-rules.js';
 
 export interface VcpuCreateOptions {
   /** Emulated backend only: a protected (PV) vcpu, so SIDA ops succeed. */
@@ -49,11 +50,13 @@ export class Vcpu extends Closable {
   readonly #handle: VcpuHandle;
   /** Filled by every memop (see checkMemOpDesc): the hot path allocates nothing. */
   readonly #request = emptyMemOpRequest();
+  readonly #memorySize: bigint;
 
   /** @internal */
-  constructor(handle: VcpuHandle) {
+  constructor(handle: VcpuHandle, memorySize: bigint) {
     super();
     this.#handle = handle;
+    this.#memorySize = memorySize;
   }
 
   get id(): number {
@@ -80,7 +83,11 @@ export class Vcpu extends Closable {
     return this.#handle.getState();
   }
 
-  /** Sets PSW, control registers, access registers and/or prefix for the very next memop. */
+  /**
+   * Sets PSW, control registers, access registers and/or prefix for the very next memop. A PSW
+   * that a real CPU would refuse to load, or a prefix whose two pages are not guest memory, is
+   * refused with ERR_INVALID_ARG_VALUE / ERR_OUT_OF_RANGE before anything changes.
+   */
   setState(update: VcpuStateUpdate): void {
     if (typeof update !== 'object' || update === null) throw new ArgumentTypeError('The "update" argument must be an object');
     const checked: VcpuStateUpdate = {};
@@ -91,6 +98,8 @@ export class Vcpu extends Closable {
     if (update.cr !== undefined) checked.cr = checkRegisterArray(update.cr, 'cr', checkU64, NUM_CRS);
     if (update.ar !== undefined) checked.ar = checkRegisterArray(update.ar, 'ar', checkU32, NUM_ACRS);
     if (update.prefix !== undefined) checked.prefix = checkU32(update.prefix, 'prefix');
+    if (checked.psw !== undefined) checkPsw(checked.psw.mask, checked.psw.addr);
+    if (checked.prefix !== undefined) checkPrefix(checked.prefix, this.#memorySize);
     this.assertOpen('KVM_SET_SREGS');
     this.#handle.setState(checked);
   }

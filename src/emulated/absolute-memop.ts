@@ -66,17 +66,16 @@ function succeededFast(m: AbsoluteMachine, req: MemOpRequest): boolean {
   const isStore = op === MEMOP.ABSOLUTE_WRITE;
   if (!isStore && op !== MEMOP.ABSOLUTE_READ) return false;
   if (gaddr + size > m.storage.size) return false;
+  let key = 0;
   if (flags === MEMOP_F.SKEY_PROTECTION) {
-    const key = req.key;
+    key = req.key;
     if (key > 15) return false;
-    if (key !== 0) {
-      const first = Math.floor(gaddr / PAGE_SIZE);
-      const last = Math.floor((gaddr + size - 1) / PAGE_SIZE);
-      if (first === last ? !keyAllowsAccess(m.keys.get(first), key, isStore) : m.keys.firstRefused(first, last + 1, key, isStore) >= 0) return false;
-    }
   } else if (flags !== 0) {
     return false;
   }
+  // The same key check and reference/change recording as the full path; a refusal leaves the
+  // marks it made (the full path then makes the same ones again) and takes that path.
+  if (m.keys.accessRange(Math.floor(gaddr / PAGE_SIZE), Math.floor((gaddr + size - 1) / PAGE_SIZE) + 1, key, isStore) >= 0) return false;
   if (isStore) m.storage.writeRange(gaddr, buf, 0, size);
   else m.storage.readRange(gaddr, buf, 0, size);
   return true;
@@ -132,12 +131,12 @@ function absoluteAccess(m: AbsoluteMachine, req: MemOpRequest, key: number): num
     result = outsideMemory(m, start, isStore);
   } else {
     okEnd = Math.min(end, memEnd);
-    if (key !== 0) {
-      const refused = keys.firstRefused(Math.floor(start / PAGE_SIZE), Math.floor((okEnd - 1) / PAGE_SIZE) + 1, key, isStore);
-      if (refused >= 0) {
-        okEnd = Math.max(start, refused * PAGE_SIZE);
-        result = keyRefused(m, okEnd, key, isStore);
-      }
+    // The kernel accesses page by page: the pages before a refused one were read (into its
+    // bounce buffer) or stored, and their keys record it.
+    const refused = keys.accessRange(Math.floor(start / PAGE_SIZE), Math.floor((okEnd - 1) / PAGE_SIZE) + 1, key, isStore);
+    if (refused >= 0) {
+      okEnd = Math.max(start, refused * PAGE_SIZE);
+      result = keyRefused(m, okEnd, key, isStore);
     }
     if (result === 0 && okEnd < end) result = outsideMemory(m, okEnd, isStore);
   }
@@ -207,6 +206,8 @@ function absoluteCmpxchg(m: AbsoluteMachine, req: MemOpRequest): number {
       break;
     }
   }
+  // Only an exchange stores; an unequal comparison fetched.
+  m.keys.recordPage(Math.floor(abs / PAGE_SIZE), equal);
   if (equal) {
     m.storage.writeWithinPage(abs, req.buf, 0, size);
   } else if (current === undefined) {

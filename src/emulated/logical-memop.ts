@@ -232,31 +232,49 @@ function storeFragments(a: Access, src: Uint8Array, inject: boolean): number {
 function fetchFragments(a: Access, dst: Uint8Array | null, inject: boolean): number {
   if (a.key !== 0) {
     for (let i = 0; i < a.fragments; i++) {
-      if (!keyAllows(a, i)) return raise(a, inject, PGM.PROTECTION, a.effHi[i]!, a.effLo[i]!, Protection.Key, false, keyReason(a, i), a.ar);
+      if (!keyAllows(a, i)) {
+        // The kernel read the pages before the refused one into its bounce buffer.
+        recordFetched(a, i);
+        return raise(a, inject, PGM.PROTECTION, a.effHi[i]!, a.effLo[i]!, Protection.Key, false, keyReason(a, i), a.ar);
+      }
     }
   }
-  if (dst === null) return 0;
+  if (dst === null) {
+    // The kernel read into its bounce buffer before the copy to the NULL pointer failed.
+    recordFetched(a, a.fragments);
+    return 0;
+  }
   copyFragments(a, dst, a.fragments, false);
   return 0;
 }
 
 /**
- * Copies the first `count` fragments between guest storage and `bytes`, fragments whose
- * absolute addresses follow each other (adjacent frames) as one range: the storage copies a
- * range of contiguous pages at once.
+ * Copies the first `count` fragments between guest storage and `bytes` and records the
+ * access in their pages' keys. Fragments whose absolute addresses follow each other
+ * (adjacent frames) go as one range: the storage copies contiguous pages at once.
  */
 function copyFragments(a: Access, bytes: Uint8Array, count: number, isStore: boolean): void {
-  const storage = a.vcpu.vm.storage;
+  const { storage, keys } = a.vcpu.vm;
   let done = 0;
   let i = 0;
   while (i < count) {
     const abs = a.abs[i]!;
     let len = a.len[i]!;
-    for (i++; i < count && a.abs[i] === abs + len; i++) len += a.len[i]!;
+    keys.recordPage(Math.floor(abs / PAGE_SIZE), isStore);
+    for (i++; i < count && a.abs[i] === abs + len; i++) {
+      keys.recordPage(Math.floor(a.abs[i]! / PAGE_SIZE), isStore);
+      len += a.len[i]!;
+    }
     if (isStore) storage.writeRange(abs, bytes, done, len);
     else storage.readRange(abs, bytes, done, len);
     done += len;
   }
+}
+
+/** Reference bits of the pages of the first `count` fragments, which were fetched. */
+function recordFetched(a: Access, count: number): void {
+  const keys = a.vcpu.vm.keys;
+  for (let i = 0; i < count; i++) keys.recordPage(Math.floor(a.abs[i]! / PAGE_SIZE), false);
 }
 
 /** Key-controlled protection for fragment `i`, with both overrides (spec §8.7). */

@@ -1,38 +1,34 @@
 // An emulated VM: one memslot of sparse absolute storage at 0, its storage keys, the guest
 // facilities that change translation, and the profile of kernel behaviour it reproduces.
 import { CAP, ERRNO } from '../abi/constants.js';
-import type { MemOpRequest, VcpuHandle, VcpuOptions, VmHandle, VmOptions } from '../contract.js';
+import type { GuestFacilities, MemOpRequest, VcpuHandle, VcpuOptions, VmHandle, VmOptions } from '../contract.js';
 import { KvmError, type AccessFault } from '../errors.js';
 import { vmMemop, type AbsoluteMachine } from './absolute-memop.js';
 import { FaultRecorder } from './faults.js';
 import type { ProfileSwitches } from './profiles.js';
 import { AbsoluteStorage } from './storage.js';
-import { getStorageKeys, setStorageKeys } from './storage-key-ops.js';
+import { getStorageKeys, keyop, setStorageKeys } from './storage-key-ops.js';
 import { StorageKeys, type KeyUsage } from './storage-keys.js';
 import { EmulatedVcpu } from './vcpu.js';
 
 /** KVM_MAX_VCPUS on s390 (sca extended). */
 const MAX_VCPU_ID = 247;
 
-export interface GuestFacilities {
-  /** Facility 8: enhanced DAT 1 (1 MiB frames). */
-  readonly edat1: boolean;
-  /** Facility 78: enhanced DAT 2 (2 GiB frames). */
-  readonly edat2: boolean;
-}
+type ModelledFacilities = Pick<GuestFacilities, 'edat1' | 'edat2'>;
 
 export class EmulatedVm implements VmHandle, AbsoluteMachine {
   readonly storage: AbsoluteStorage;
   readonly keys: StorageKeys;
   readonly switches: ProfileSwitches;
   readonly faults = new FaultRecorder();
-  readonly facilities: GuestFacilities;
+  /** Read on every logical memop: the plain pair, without the list. */
+  readonly facilities: ModelledFacilities;
   readonly #checkExtension: (cap: number) => number;
   readonly #vcpus = new Map<number, EmulatedVcpu>();
 
   constructor(opts: VmOptions, switches: ProfileSwitches, checkExtension: (cap: number) => number, keyUsage: KeyUsage) {
     this.storage = new AbsoluteStorage(Number(opts.memorySize));
-    this.keys = new StorageKeys(keyUsage);
+    this.keys = new StorageKeys(keyUsage, switches.firstAccessWithoutKeysMarksChange);
     this.switches = switches;
     this.#checkExtension = checkExtension;
     this.facilities = {
@@ -55,6 +51,14 @@ export class EmulatedVm implements VmHandle, AbsoluteMachine {
 
   setStorageKeys(startGfn: bigint, keys: Uint8Array, flags: number): number {
     return setStorageKeys(this, startGfn, keys, flags);
+  }
+
+  keyop(operation: number, guestAddr: bigint, key: number): number {
+    return keyop(this, operation, guestAddr, key);
+  }
+
+  guestFacilities(): GuestFacilities {
+    return { ...this.facilities, installed: null };
   }
 
   createVcpu(id: number, opts: VcpuOptions): VcpuHandle {

@@ -2,10 +2,12 @@
 // Handles answer memops and storage-key calls with the kernel's raw result (0, a positive
 // program code, or -errno); lifecycle calls throw KvmError. All vcpu ioctls run synchronously
 // on the calling thread (KVM wants a vcpu driven by one thread).
-import { CAP, ERRNO, GET_SKEYS_NONE, KVM_RUN_OFFSET, MEMOP_EXT, NUM_ACRS, NUM_CRS, STRUCT_SIZE, SYNC } from '../abi/constants.js';
+import { CAP, CPU_PROCESSOR_FAC_LIST_OFFSET, ERRNO, FACILITY, GET_SKEYS_NONE, KVM_RUN_OFFSET, MEMOP_EXT, MEMSLOT_ALIGNMENT, NUM_ACRS, NUM_CRS, STRUCT_SIZE, SYNC } from '../abi/constants.js';
+import os from 'node:os';
 import { HOST_BYTE_ORDER, decodeSregs, encodeSregs } from '../abi/structs.js';
 import type {
   BackendHandle,
+  GuestFacilities,
   KernelProfile,
   MemOpRequest,
   ProgramInterrupt,
@@ -26,6 +28,10 @@ export const KVM_DEVICE = '/dev/kvm';
 /** KVM_GET_API_VERSION has answered 12 since Linux 2.6.22. */
 const KVM_API_VERSION = 12;
 const KVM_EXIT_S390_SIEIC = 13;
+/** SIE intercept code of a wait state (the PSW's wait bit), what the commit run must end in. */
+const ICPT_WAIT = 0x1c;
+/** A commit run interrupted by signals this many times in a row is given up as an error. */
+const COMMIT_RUN_ATTEMPTS = 64;
 const KVM_S390_PROGRAM_INT = 0xfffe0001n;
 const IRQ_RECORD = STRUCT_SIZE.kvm_s390_irq;
 const PGM_OFFSET = 8; // the payload union inside struct kvm_s390_irq
@@ -61,11 +67,18 @@ function archNote(): string {
     : `; besides, this is a ${process.arch} host: KVM_S390_MEM_OP exists only on IBM Z (s390x) Linux, so use the emulated backend here`;
 }
 
-/** The kernel profile a host's capabilities point to (spec §0.1, §12). */
-export function inferProfile(memopExtension: number, keyop: number): KernelProfile {
+/**
+ * The kernel profile of a host: capabilities tell the eras apart (spec §0.1, §12); the release
+ * tells 6.3–6.11 from 6.12 on, which differ only in how access-register tables outside memory
+ * fail and answer every capability alike. A 6.3–6.11 stable kernel that took the 6.12 fix is
+ * labelled v6.3 all the same: no capability or release number says so.
+ */
+export function inferProfile(memopExtension: number, keyop: number, release = os.release()): KernelProfile {
   if (memopExtension <= 0) return 'pre-5.18';
   if ((memopExtension & MEMOP_EXT.CAP_CMPXCHG) === 0) return 'v5.18';
-  return keyop > 0 ? 'newest' : 'classic';
+  if (keyop > 0) return 'newest';
+  const [major = 0, minor = 0] = release.split(/[.-]/, 2).map(Number);
+  return major === 6 && minor < 12 ? 'v6.3' : 'classic';
 }
 
 export interface OpenKvmOptions {
@@ -117,13 +130,60 @@ export function openKvmBackend(opts: OpenKvmOptions = {}): BackendHandle {
     const ext = Math.max(0, addon.checkExtension(fd, CAP.S390_MEM_OP_EXTENSION));
     const keyop = Math.max(0, addon.checkExtension(fd, CAP.S390_KEYOP));
     const profile = inferProfile(ext, keyop);
-    const reason = `real KVM on ${process.arch}: API ${version}, KVM_CAP_S390_MEM_OP ${maxSize}, MEM_OP_EXTENSION ${ext}, KEYOP ${keyop} → profile ${profile}`;
+    const reason = `real KVM on ${process.arch}: Linux ${os.release()}, API ${version}, KVM_CAP_S390_MEM_OP ${maxSize}, MEM_OP_EXTENSION ${ext}, KEYOP ${keyop} → profile ${profile}`;
     return new KvmBackend(addon, fd, profile, reason);
   } catch (err) {
     addon.close(fd);
     throw err;
   }
 }
+
+/**
+ * What a VM holds in the OS: its fd, its guest memory, and how many vcpu fds still keep it
+ * alive in the kernel. Shared by the VM handle and its vcpu handles, and by the finalizers that
+ * close whatever a program forgot to close, so that however the handles are closed or
+ * collected, the memory is unmapped only after the last fd that lets the kernel reach it
+ * through the memslot: a memslot over unmapped (or later reused) host memory would alias it.
+ */
+interface VmResources {
+  readonly addon: NativeAddon;
+  readonly fd: number;
+  readonly memory: NativeMapping | null;
+  vmFdOpen: boolean;
+  openVcpus: number;
+}
+
+function releaseMemoryWhenUnreachable(vm: VmResources): void {
+  if (!vm.vmFdOpen && vm.openVcpus === 0) vm.memory?.unmap();
+}
+
+function closeVmFd(vm: VmResources): void {
+  if (!vm.vmFdOpen) return;
+  vm.vmFdOpen = false;
+  vm.addon.close(vm.fd);
+  releaseMemoryWhenUnreachable(vm);
+}
+
+interface VcpuResources {
+  readonly vm: VmResources;
+  readonly fd: number;
+  readonly run: NativeMapping;
+  open: boolean;
+}
+
+function closeVcpuFd(vcpu: VcpuResources): void {
+  if (!vcpu.open) return;
+  vcpu.open = false;
+  vcpu.run.unmap();
+  vcpu.vm.addon.close(vcpu.fd);
+  vcpu.vm.openVcpus--;
+  releaseMemoryWhenUnreachable(vcpu.vm);
+}
+
+/** Closes the fds of handles a program dropped without closing them. */
+const forgottenVms = new FinalizationRegistry<VmResources>(closeVmFd);
+const forgottenVcpus = new FinalizationRegistry<VcpuResources>(closeVcpuFd);
+const forgottenSystems = new FinalizationRegistry<{ addon: NativeAddon; fd: number }>(({ addon, fd }) => addon.close(fd));
 
 class KvmBackend implements BackendHandle {
   readonly kind = 'kvm' as const;
@@ -134,7 +194,9 @@ class KvmBackend implements BackendHandle {
     private readonly fd: number,
     readonly profile: KernelProfile,
     readonly reason: string,
-  ) {}
+  ) {
+    forgottenSystems.register(this, { addon, fd }, this);
+  }
 
   checkExtension(cap: number): number {
     return check(this.addon.checkExtension(this.fd, cap), 'KVM_CHECK_EXTENSION');
@@ -142,12 +204,12 @@ class KvmBackend implements BackendHandle {
 
   createVm(opts: VmOptions): VmHandle {
     const { addon } = this;
-    if (opts.facilities && (opts.facilities.edat1 === false || opts.facilities.edat2 === false)) {
-      fail(ERRNO.EOPNOTSUPP, 'KVM_SET_DEVICE_ATTR', 'the kvm backend cannot remove guest facilities (EDAT-1/EDAT-2 follow the host CPU model); use the emulated backend for that');
+    if (opts.memorySize === 0n || opts.memorySize % BigInt(MEMSLOT_ALIGNMENT) !== 0n) {
+      fail(ERRNO.EINVAL, 'KVM_SET_USER_MEMORY_REGION', `guest memory of ${opts.memorySize} bytes: an s390 memslot is a positive multiple of 1 MiB`);
     }
     const vmFd = addon.createVm(this.fd, 0);
     if (vmFd === -ERRNO.EINVAL) {
-      fail(ERRNO.EINVAL, 'KVM_CREATE_VM', 'on kernels before 5.11 (and some later configurations) the process needs page-table extensions (PGSTE): node is not linked with --s390-pgste, so run "sysctl vm.allocate_pgste=1" as root and start node again');
+      fail(ERRNO.EINVAL, 'KVM_CREATE_VM', 'this kernel gives a process page-status tables (PGSTE), which KVM_CREATE_VM needs, only when they were asked for before the process started: from vm.allocate_pgste or an ELF PGSTE header, which node lacks. Run "sysctl vm.allocate_pgste=1" as root and start node again (every kernel before the gmap rewrite needs this)');
     }
     check(vmFd, 'KVM_CREATE_VM');
     try {
@@ -156,7 +218,9 @@ class KvmBackend implements BackendHandle {
       try {
         check(addon.setUserMemoryRegion(vmFd, 0, 0, 0n, memory), 'KVM_SET_USER_MEMORY_REGION');
         const mmapSize = check(addon.getVcpuMmapSize(this.fd), 'KVM_GET_VCPU_MMAP_SIZE');
-        return new KvmVm(addon, vmFd, memory, mmapSize);
+        const vm = new KvmVm(addon, vmFd, memory, mmapSize);
+        refuseFacilitiesItCannotRemove(vm, opts);
+        return vm;
       } catch (err) {
         memory.unmap();
         throw err;
@@ -170,22 +234,37 @@ class KvmBackend implements BackendHandle {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    forgottenSystems.unregister(this);
     this.addon.close(this.fd);
+  }
+}
+
+/**
+ * The guest CPU model follows the host, and this backend does not change it: asking for a VM
+ * without EDAT-1 or EDAT-2 works only where the machine lacks it already.
+ */
+function refuseFacilitiesItCannotRemove(vm: KvmVm, opts: VmOptions): void {
+  if (opts.facilities === undefined) return;
+  const has = vm.guestFacilities();
+  const kept = [opts.facilities.edat1 === false && has.edat1 ? 'EDAT-1 (8)' : null, opts.facilities.edat2 === false && has.edat2 ? 'EDAT-2 (78)' : null].filter(Boolean);
+  if (kept.length) {
+    fail(ERRNO.EOPNOTSUPP, 'KVM_SET_DEVICE_ATTR', `the kvm backend cannot remove ${kept.join(' and ')}: the guest facilities follow the host CPU model; use the emulated backend for that`);
   }
 }
 
 class KvmVm implements VmHandle {
   readonly #channel: MemOpChannel;
-  readonly #vcpus = new Set<KvmVcpu>();
-  #closed = false;
+  readonly #resources: VmResources;
 
   constructor(
     private readonly addon: NativeAddon,
     private readonly fd: number,
-    private readonly memory: NativeMapping | null,
+    memory: NativeMapping | null,
     private readonly runSize: number,
   ) {
     this.#channel = new MemOpChannel(addon);
+    this.#resources = { addon, fd, memory, vmFdOpen: true, openVcpus: 0 };
+    forgottenVms.register(this, this.#resources, this);
   }
 
   checkExtension(cap: number): number {
@@ -205,6 +284,25 @@ class KvmVm implements VmHandle {
     return this.addon.setSkeys(this.fd, startGfn, keys, flags);
   }
 
+  keyop(operation: number, guestAddr: bigint, key: number): number {
+    return this.addon.keyop(this.fd, guestAddr, operation, key);
+  }
+
+  /**
+   * The VM's guest CPU model. KVM builds the guest's facility list from the host's, so a
+   * machine without a facility (Hercules has no EDAT-2, 78) gives VMs without it.
+   */
+  guestFacilities(): GuestFacilities {
+    const model = new Uint8Array(STRUCT_SIZE.kvm_s390_vm_cpu_processor);
+    check(this.addon.getCpuProcessor(this.fd, model), 'KVM_GET_DEVICE_ATTR', 'KVM_S390_VM_CPU_MODEL / KVM_S390_VM_CPU_PROCESSOR');
+    const list = model.subarray(CPU_PROCESSOR_FAC_LIST_OFFSET);
+    const installed: number[] = [];
+    // STFLE numbering: facility n is bit n of the string, most significant bit of byte 0 first.
+    for (let n = 0; n < list.length * 8; n++) if (list[n >> 3]! & (0x80 >> (n & 7))) installed.push(n);
+    const has = (n: number) => installed.includes(n);
+    return { edat1: has(FACILITY.EDAT1), edat2: has(FACILITY.EDAT1) && has(FACILITY.EDAT2), installed };
+  }
+
   createVcpu(id: number, opts: VcpuOptions): VcpuHandle {
     if (opts.protected) {
       fail(ERRNO.EOPNOTSUPP, 'KVM_CREATE_VCPU', 'protected (PV) vcpus need a secure-execution guest image and the KVM_S390_PV_COMMAND protocol, which the kvm backend does not drive; SIDA ops are available on the emulated backend');
@@ -216,12 +314,8 @@ class KvmVm implements VmHandle {
       addon.close(vcpuFd);
       fail(-run, 'mmap', 'the vcpu kvm_run area');
     }
-    const vcpu = new KvmVcpu(addon, id, vcpuFd, run, () => {
-      this.#vcpus.delete(vcpu);
-      this.#releaseMemoryWhenUnused();
-    });
-    this.#vcpus.add(vcpu);
-    return vcpu;
+    this.#resources.openVcpus++;
+    return new KvmVcpu(addon, id, { vm: this.#resources, fd: vcpuFd, run, open: true }, this.checkExtension(CAP.S390_VCPU_RESETS) > 0);
   }
 
   /** The kernel does not say why a memop failed. */
@@ -234,14 +328,8 @@ class KvmVm implements VmHandle {
    * memory stays mapped until the last vcpu is closed too.
    */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.addon.close(this.fd);
-    this.#releaseMemoryWhenUnused();
-  }
-
-  #releaseMemoryWhenUnused(): void {
-    if (this.#closed && this.#vcpus.size === 0) this.memory?.unmap();
+    forgottenVms.unregister(this);
+    closeVmFd(this.#resources);
   }
 }
 
@@ -250,16 +338,23 @@ class KvmVcpu implements VcpuHandle {
   readonly #sregs = new Uint8Array(STRUCT_SIZE.kvm_sregs);
   /** The caller's values of the PSW bits a commit run overrides. */
   #userPswBits = 0n;
-  #closed = false;
+  readonly #resources: VcpuResources;
+  private readonly addon: NativeAddon;
+  private readonly fd: number;
+  private readonly run: NativeMapping;
 
   constructor(
-    private readonly addon: NativeAddon,
+    addon: NativeAddon,
     readonly id: number,
-    private readonly fd: number,
-    private readonly run: NativeMapping,
-    private readonly onClose: () => void,
+    resources: VcpuResources,
+    private readonly hasVcpuResets: boolean,
   ) {
     this.#channel = new MemOpChannel(addon);
+    this.addon = addon;
+    this.fd = resources.fd;
+    this.run = resources.run;
+    this.#resources = resources;
+    forgottenVcpus.register(this, resources, this);
   }
 
   memop(req: MemOpRequest): number {
@@ -302,7 +397,13 @@ class KvmVcpu implements VcpuHandle {
     }
     if (update.psw === undefined && update.prefix === undefined) return;
     const run = this.run;
-    let mask = (run.readU64(KVM_RUN_OFFSET.psw_mask) & ~COMMIT_FORCED) | this.#userPswBits;
+    const before = {
+      mask: run.readU64(KVM_RUN_OFFSET.psw_mask),
+      addr: run.readU64(KVM_RUN_OFFSET.psw_addr),
+      prefix: run.readU64(KVM_RUN_OFFSET.prefix),
+      userPswBits: this.#userPswBits,
+    };
+    let mask = (before.mask & ~COMMIT_FORCED) | this.#userPswBits;
     if (update.psw !== undefined) {
       mask = update.psw.mask;
       run.writeU64(KVM_RUN_OFFSET.psw_addr, update.psw.addr);
@@ -315,22 +416,54 @@ class KvmVcpu implements VcpuHandle {
     }
     this.#userPswBits = mask & COMMIT_FORCED;
     run.writeU64(KVM_RUN_OFFSET.psw_mask, (mask & ~COMMIT_FORCED) | COMMIT_SET);
-    this.#commitByRun();
+    try {
+      this.#commitByRun();
+    } catch (err) {
+      // getState must go on reporting what the kernel holds, not what it refused to load.
+      run.writeU64(KVM_RUN_OFFSET.psw_mask, before.mask);
+      run.writeU64(KVM_RUN_OFFSET.psw_addr, before.addr);
+      run.writeU64(KVM_RUN_OFFSET.prefix, before.prefix);
+      this.#userPswBits = before.userPswBits;
+      throw err;
+    }
   }
 
+  /**
+   * One KVM_RUN that must end in the wait intercept and nothing else: anything else means the
+   * kernel did not load the state as given (an intercept other than wait, a positive result, an
+   * error), and is reported with what the kernel did. Pending interrupts are re-queued whatever
+   * happens, so a failed commit loses none.
+   */
   #commitByRun(): void {
     const pending = this.#pendingIrqBytes();
-    if (pending.length > 0) check(this.addon.reset(this.fd, 1), 'KVM_S390_NORMAL_RESET', 'clearing pending interrupts before the commit run');
-    let r: number;
-    do r = this.addon.run(this.fd);
-    while (r === -EINTR);
-    check(r, 'KVM_RUN', 'committing PSW/prefix with a disabled-wait PSW');
-    const exit = this.run.readU32(KVM_RUN_OFFSET.exit_reason);
-    if (exit !== KVM_EXIT_S390_SIEIC) {
-      fail(ERRNO.EIO, 'KVM_RUN', `the disabled-wait commit run exited with reason ${exit}, expected KVM_EXIT_S390_SIEIC (${KVM_EXIT_S390_SIEIC}); please report this with your kernel version`);
+    if (pending.length > 0) this.#normalReset('clearing pending interrupts before the commit run');
+    try {
+      // exit_reason keeps the previous run's value when KVM_RUN fails before entering SIE.
+      this.run.writeU32(KVM_RUN_OFFSET.exit_reason, 0);
+      let r = -EINTR;
+      for (let attempt = 0; attempt < COMMIT_RUN_ATTEMPTS && r === -EINTR; attempt++) r = this.addon.run(this.fd);
+      if (r === -EINTR) fail(EINTR, 'KVM_RUN', `the commit run was interrupted by a signal ${COMMIT_RUN_ATTEMPTS} times in a row`);
+      check(r, 'KVM_RUN', 'committing PSW/prefix with a disabled-wait PSW');
+      const exit = this.run.readU32(KVM_RUN_OFFSET.exit_reason);
+      const icpt = this.#interceptCode();
+      if (r !== 0 || exit !== KVM_EXIT_S390_SIEIC || icpt !== ICPT_WAIT) {
+        fail(
+          ERRNO.EIO,
+          'KVM_RUN',
+          `the disabled-wait commit run returned ${r} with exit reason ${exit} and intercept code 0x${icpt.toString(16)}; ` +
+            `expected 0, KVM_EXIT_S390_SIEIC (${KVM_EXIT_S390_SIEIC}) and the wait intercept 0x${ICPT_WAIT.toString(16)}: the kernel did not load the state as given`,
+        );
+      }
+    } finally {
+      this.run.writeU64(KVM_RUN_OFFSET.kvm_dirty_regs, 0n);
+      if (pending.length > 0) check(this.addon.setIrqState(this.fd, pending), 'KVM_S390_SET_IRQ_STATE', 're-queueing interrupts after the commit run');
     }
-    this.run.writeU64(KVM_RUN_OFFSET.kvm_dirty_regs, 0n);
-    if (pending.length > 0) check(this.addon.setIrqState(this.fd, pending), 'KVM_S390_SET_IRQ_STATE', 're-queueing interrupts after the commit run');
+  }
+
+  /** kvm_run.s390_sieic.icptcode: the first byte of the exit union. */
+  #interceptCode(): number {
+    const word = this.run.readU32(KVM_RUN_OFFSET.s390_sieic);
+    return LE ? word & 0xff : word >>> 24;
   }
 
   /** Every pending local interrupt as kvm_s390_irq records (empty when none). */
@@ -344,10 +477,31 @@ class KvmVcpu implements VcpuHandle {
     }
   }
 
+  /**
+   * KVM_S390_CLEAR_RESET exists since 5.7 (KVM_CAP_S390_VCPU_RESETS); before it, a clear reset is
+   * the initial reset plus zeroed access registers, the part of it a memop can see. Either
+   * reset loads PSW 0 and prefix 0 into the SIE block but leaves kvm_run's copies as the last
+   * run stored them, so those are set here to what the kernel now holds.
+   */
   reset(kind: ResetKind): void {
-    const r = this.addon.reset(this.fd, kind === 'initial' ? 0 : 2);
-    check(r, kind === 'initial' ? 'KVM_S390_INITIAL_RESET' : 'KVM_S390_CLEAR_RESET');
+    if (kind === 'clear' && this.hasVcpuResets) {
+      check(this.addon.reset(this.fd, 2), 'KVM_S390_CLEAR_RESET');
+    } else {
+      check(this.addon.reset(this.fd, 0), 'KVM_S390_INITIAL_RESET');
+      if (kind === 'clear') this.setState({ ar: new Array<number>(NUM_ACRS).fill(0) });
+    }
+    this.run.writeU64(KVM_RUN_OFFSET.psw_mask, 0n);
+    this.run.writeU64(KVM_RUN_OFFSET.psw_addr, 0n);
+    this.run.writeU64(KVM_RUN_OFFSET.prefix, 0n);
     this.#userPswBits = 0n;
+  }
+
+  /** KVM_S390_NORMAL_RESET (since 5.7): clears local interrupts, keeps PSW, CRs and prefix. */
+  #normalReset(why: string): void {
+    if (!this.hasVcpuResets) {
+      fail(ERRNO.EOPNOTSUPP, 'KVM_S390_NORMAL_RESET', `this kernel has no KVM_CAP_S390_VCPU_RESETS (Linux 5.7+), so pending interrupts cannot be cleared without an initial reset (${why})`);
+    }
+    check(this.addon.reset(this.fd, 1), 'KVM_S390_NORMAL_RESET', why);
   }
 
   pendingProgramInterrupt(): ProgramInterrupt | null {
@@ -365,9 +519,8 @@ class KvmVcpu implements VcpuHandle {
     return null;
   }
 
-  /** KVM_S390_NORMAL_RESET: clears the vcpu's local interrupts, keeps PSW, CRs and prefix. */
   clearPendingInterrupts(): void {
-    check(this.addon.reset(this.fd, 1), 'KVM_S390_NORMAL_RESET');
+    this.#normalReset('clearing pending interrupts');
   }
 
   /** The kernel does not say why a memop failed. */
@@ -376,11 +529,8 @@ class KvmVcpu implements VcpuHandle {
   }
 
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.run.unmap();
-    this.addon.close(this.fd);
-    this.onClose();
+    forgottenVcpus.unregister(this);
+    closeVcpuFd(this.#resources);
   }
 }
 
@@ -403,5 +553,7 @@ export function vcpuHandleOverFd(fd: number): VcpuHandle {
   const addon = loadAddon();
   const run = addon.mmapGuest(1 << 20);
   if (typeof run === 'number') throw new KvmError(-run, 'mmap', 'anonymous memory for a stand-in kvm_run');
-  return new KvmVcpu(addon, 0, fd, run, () => {});
+  // A stand-in VM that holds nothing: no vm fd, no guest memory.
+  const vm: VmResources = { addon, fd: -1, memory: null, vmFdOpen: false, openVcpus: 1 };
+  return new KvmVcpu(addon, 0, { vm, fd, run, open: true }, false);
 }

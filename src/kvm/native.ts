@@ -27,6 +27,7 @@ export interface NativeAbi {
   memop: Record<string, number>;
   memopFlags: Record<string, number>;
   memopExtension: Record<string, number>;
+  keyop: Record<string, number>;
   sync: Record<string, number>;
   limits: Record<string, number>;
   sizes: Record<string, number>;
@@ -55,6 +56,8 @@ export interface NativeAddon {
   reset(vcpuFd: number, kind: 0 | 1 | 2): number;
   getSregs(vcpuFd: number, out: Uint8Array): number;
   setSregs(vcpuFd: number, sregs: Uint8Array): number;
+  /** KVM_GET_DEVICE_ATTR KVM_S390_VM_CPU_MODEL/PROCESSOR: struct kvm_s390_vm_cpu_processor into `out`. */
+  getCpuProcessor(vmFd: number, out: Uint8Array): number;
   /** Bytes written (a multiple of 72) or -errno. */
   getIrqState(vcpuFd: number, out: Uint8Array): number;
   setIrqState(vcpuFd: number, irqs: Uint8Array): number;
@@ -71,6 +74,8 @@ export interface NativeAddon {
   memopStructForTest(fd: number, desc: Uint8Array, buf: Uint8Array | null, old: Uint8Array | null): Uint8Array;
   getSkeys(vmFd: number, startGfn: bigint | number, count: bigint | number, out: Uint8Array, flags: number): number;
   setSkeys(vmFd: number, startGfn: bigint | number, keys: Uint8Array, flags: number): number;
+  /** KVM_S390_KEYOP: the key byte the kernel wrote back (0..255), or -errno. */
+  keyop(vmFd: number, guestAddr: bigint | number, operation: number, key: number): number;
   abi(): NativeAbi;
   encodeMemOpForTest(
     gaddr: bigint | number,
