@@ -164,7 +164,7 @@ export function parseScenario(value: unknown, source: string): Scenario {
   if (!v || typeof v !== 'object' || v.format !== SCENARIO_FORMAT || !Array.isArray(v.steps)) {
     throw new UsageError(`${source}: not a scenario file (expected {"format": "${SCENARIO_FORMAT}", "steps": [...]})`);
   }
-  const known = new Set(['createVm', 'setStorageKeys', 'getStorageKeys', 'vm.memop', 'createVcpu', 'setState', 'vcpu.memop']);
+  const known = new Set(['createVm', 'setStorageKeys', 'getStorageKeys', 'vm.memop', 'keyop', 'createVcpu', 'setState', 'vcpu.memop']);
   v.steps.forEach((s, i) => {
     if (!s || typeof s !== 'object' || !known.has((s as Step).do)) throw new UsageError(`${source}: step ${i} has no known "do"`);
   });

@@ -364,6 +364,10 @@ function arContext(vcpu: EmulatedVcpu): ArContext {
   c.storage = vcpu.vm.storage;
   c.prefix = vcpu.prefix;
   c.cr = vcpu.cr;
+  if (vcpu.vm.switches.memopUsesHostAccessRegisters) {
+    // The kernel stored the host thread's ARs over the guest's before reading the ALET.
+    for (let n = 2; n < vcpu.ar.length; n++) vcpu.ar[n] = 0;
+  }
   c.acrs = vcpu.ar;
   c.outsideMemory = vcpu.vm.switches.arTablesFaultOutsideMemory ? -ERRNO.EFAULT : PGM.ADDRESSING;
   return c;

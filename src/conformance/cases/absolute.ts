@@ -5,7 +5,7 @@ import { MEMOP, MEMOP_F, MEM_OP_MAX_SIZE, PGM } from '../../abi/constants.js';
 import type { Vm } from '../../api/vm.js';
 import { assert, expectBytes, expectErrno, expectFilled, expectResult } from '../assertions.js';
 import type { CaseContext, ConformanceCase } from '../types.js';
-import { checkAndDo, keyed } from './fixtures.js';
+import { checkAndDo, keyed, setKeys } from './fixtures.js';
 
 const S = MEM_OP_MAX_SIZE;
 /** Absolute homes of the selftest's two 64 KiB arrays (the vm parts need no translation). */
@@ -23,8 +23,8 @@ function requireVmMemop(ctx: CaseContext): void {
 }
 
 /** Sets the storage key of every 4 KiB page in [abs, abs+len). */
-function setKeys(vm: Vm, abs: bigint, len: number, key: number): void {
-  vm.setStorageKeys(abs >> 12n, new Uint8Array(Math.ceil(len / 4096)).fill(key));
+function fillKeys(vm: Vm, abs: bigint, len: number, key: number): void {
+  setKeys(vm, abs >> 12n, new Uint8Array(Math.ceil(len / 4096)).fill(key));
 }
 
 /** The selftest's "guest copies V1 → V2", done as the guest would on absolute storage. */
@@ -85,8 +85,8 @@ const selftest: ConformanceCase[] = [
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm();
-      setKeys(vm, A1, S, 0x90);
-      setKeys(vm, A2, S, 0x90);
+      fillKeys(vm, A1, S, 0x90);
+      fillKeys(vm, A2, S, 0x90);
       writeCopyRead(ctx, vm, S, undefined);
       writeCopyRead(ctx, vm, S, 0);
       writeCopyRead(ctx, vm, S, 9);
@@ -103,8 +103,8 @@ const selftest: ConformanceCase[] = [
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm();
-      setKeys(vm, A1, S, 0x98);
-      setKeys(vm, A2, S, 0x98);
+      fillKeys(vm, A1, S, 0x98);
+      fillKeys(vm, A2, S, 0x98);
       readAfterPlainWrite(ctx, vm, S, 9);
     },
   },
@@ -116,8 +116,8 @@ const selftest: ConformanceCase[] = [
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm();
-      setKeys(vm, A1, 4096, 0x18);
-      setKeys(vm, A1 + 4096n, S - 4096, 0x98);
+      fillKeys(vm, A1, 4096, 0x18);
+      fillKeys(vm, A1 + 4096n, S - 4096, 0x98);
       const before = vm.read(A1, S);
       const h1 = ctx.randomBytes(S);
       checkAndDo(vm, { op: W, gaddr: A1, size: S, buf: h1, flags: SKEY, key: 2 }, PGM.PROTECTION, 'T9.3 write key 2');
@@ -135,8 +135,8 @@ const selftest: ConformanceCase[] = [
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm();
-      setKeys(vm, A1, S, 0x98);
-      setKeys(vm, A2, S, 0x98);
+      fillKeys(vm, A1, S, 0x98);
+      fillKeys(vm, A2, S, 0x98);
       // CR0 bit 39 lives in a vcpu; set it to show that a vm op does not look at it.
       const vcpu = vm.createVcpu(0);
       const cr = vcpu.getState().cr;
@@ -155,7 +155,7 @@ const selftest: ConformanceCase[] = [
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm();
-      vm.setStorageKeys(0, Uint8Array.of(0x18));
+      setKeys(vm, 0, Uint8Array.of(0x18));
       const vcpu = vm.createVcpu(0);
       const cr = vcpu.getState().cr;
       cr[0] = cr[0]! | 0x2000000n;
@@ -233,7 +233,7 @@ const rules: ConformanceCase[] = [
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm();
-      vm.setStorageKeys(A1 >> 12n, Uint8Array.of(0x30, 0x30, 0x40, 0x30));
+      setKeys(vm, A1 >> 12n, Uint8Array.of(0x30, 0x30, 0x40, 0x30));
       const data = ctx.randomBytes(4 * 4096);
       const before = vm.read(A1, 4 * 4096);
       expectResult(vm.memop({ op: W, gaddr: A1, size: data.length, buf: data, flags: SKEY, key: 3 }), PGM.PROTECTION, 'write key 3');
@@ -252,7 +252,7 @@ const rules: ConformanceCase[] = [
       requireVmMemop(ctx);
       const vm = ctx.createVm();
       const storageKeys = [0x00, 0x10, 0x18, 0x90, 0x98, 0xf8, 0x06];
-      vm.setStorageKeys(A1 >> 12n, Uint8Array.from(storageKeys));
+      setKeys(vm, A1 >> 12n, Uint8Array.from(storageKeys));
       storageKeys.forEach((sk, page) => {
         const gaddr = A1 + BigInt(page * 4096);
         for (let key = 0; key < 16; key++) {
@@ -351,7 +351,7 @@ const rules: ConformanceCase[] = [
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm({ memorySize: MIB });
-      vm.setStorageKeys(1, Uint8Array.of(0x38));
+      setKeys(vm, 1, Uint8Array.of(0x38));
       assert.throws(() => vm.write(0x1000n, new Uint8Array(8), { key: 5 }), (err: unknown) => {
         const e = err as { name: string; pgmCode: number; code: string; message: string };
         assert.equal(e.name, 'AccessException');

@@ -3,7 +3,7 @@ import { MEMOP, MEMOP_F, PGM } from '../../abi/constants.js';
 import type { Vm } from '../../api/vm.js';
 import { assert, expectBytes, expectErrno, expectFilled, expectResult } from '../assertions.js';
 import type { CaseContext, ConformanceCase } from '../types.js';
-import { keyed } from './fixtures.js';
+import { keyed, setKeys } from './fixtures.js';
 
 const A1 = 0x100000n;
 const A2 = 0x200000n;
@@ -15,8 +15,8 @@ function requireCmpxchg(ctx: CaseContext): void {
   ctx.requireExtension(2);
 }
 
-function setKeys(vm: Vm, abs: bigint, pages: number, key: number): void {
-  vm.setStorageKeys(abs >> 12n, new Uint8Array(pages).fill(key));
+function fillKeys(vm: Vm, abs: bigint, pages: number, key: number): void {
+  setKeys(vm, abs >> 12n, new Uint8Array(pages).fill(key));
 }
 
 const selftest: ConformanceCase[] = [
@@ -28,8 +28,8 @@ const selftest: ConformanceCase[] = [
     run(ctx) {
       requireCmpxchg(ctx);
       const vm = ctx.createVm();
-      setKeys(vm, A1, 16, 0x90);
-      setKeys(vm, A2, 16, 0x90);
+      fillKeys(vm, A1, 16, 0x90);
+      fillKeys(vm, A2, 16, 0x90);
       for (const k of [undefined, 0, 9]) {
         for (const size of SIZES) {
           for (let off = 0; off + size <= 16; off += size) {
@@ -65,7 +65,7 @@ const selftest: ConformanceCase[] = [
     run(ctx) {
       requireCmpxchg(ctx);
       const vm = ctx.createVm();
-      setKeys(vm, A2, 16, 0x98);
+      fillKeys(vm, A2, 16, 0x98);
       const content = ctx.randomBytes(16);
       vm.write(A2, content);
       const h2 = new Uint8Array(16).fill(0xaa);
@@ -162,7 +162,7 @@ const rules: ConformanceCase[] = [
       requireCmpxchg(ctx);
       const vm = ctx.createVm();
       for (const storageKey of [0x50, 0x58]) {
-        vm.setStorageKeys(A1 >> 12n, Uint8Array.of(storageKey));
+        setKeys(vm, A1 >> 12n, Uint8Array.of(storageKey));
         for (let key = 0; key < 16; key++) {
           const what = `storage key 0x${storageKey.toString(16)} access key ${key}`;
           vm.write(A1, new Uint8Array(8));
@@ -183,7 +183,7 @@ const rules: ConformanceCase[] = [
     run(ctx) {
       requireCmpxchg(ctx);
       const vm = ctx.createVm();
-      vm.setStorageKeys(A1 >> 12n, Uint8Array.of(0x50));
+      setKeys(vm, A1 >> 12n, Uint8Array.of(0x50));
       vm.write(A1, Uint8Array.of(1, 2, 3, 4));
       for (const key of [1, 4, 6, 15]) {
         const old = Uint8Array.of(9, 9, 9, 9);

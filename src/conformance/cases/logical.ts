@@ -8,7 +8,7 @@ import type { Vm } from '../../api/vm.js';
 import { PageTableBuilder } from '../../guest-tables/page-table-builder.js';
 import { assert, expectBytes, expectErrno, expectResult } from '../assertions.js';
 import type { CaseContext, ConformanceCase } from '../types.js';
-import { CR0_EDAT, CR0_LAP, LREAD, LWRITE, absoluteMemory, namesTheRule, type AbsoluteMemory } from './fixtures.js';
+import { CR0_EDAT, CR0_LAP, LREAD, LWRITE, absoluteMemory, namesTheRule, type AbsoluteMemory, setKeys, requireGuestAccessRegisters } from './fixtures.js';
 
 const INJECT = MEMOP_F.INJECT_EXCEPTION;
 const CHECK = MEMOP_F.CHECK_ONLY;
@@ -391,6 +391,7 @@ export const logicalCases: readonly ConformanceCase[] = [
     title: 'AR mode: ALET 1 is secondary, reserved bits 0x28, invalid ALE 0x29, sequence 0x2a, ASTE 0x2b/0x2c, fetch-only ALE 4',
     source: 'spec §8.4, §8.9',
     run(ctx) {
+      requireGuestAccessRegisters(ctx);
       const m = machine(ctx);
       const p = tables(m).map(0x5000n, 4096, 0x300000n);
       const s = new PageTableBuilder(m.mem, { tableArea: { start: 0x1800000n, end: 0x1a00000n } }).map(0x5000n, 4096, 0x301000n);
@@ -459,7 +460,7 @@ export const logicalCases: readonly ConformanceCase[] = [
       ctx.requireExtension(1);
       const m = machine(ctx);
       const t = tables(m).map(0x10000n, 4096, 0x300000n);
-      m.vm.setStorageKeys(0x300, Uint8Array.of(0x30));
+      setKeys(m.vm, 0x300, Uint8Array.of(0x30));
       setRegs(m.vcpu, PSW_DAT | MODE[64], { 1: t.asce });
       expectResult(m.vcpu.memop({ op: LWRITE, gaddr: 0x10000n, size: 8192, flags: CHECK | SKEY, key: 5 }), PGM.PROTECTION, 'check-only');
       expectResult(m.vcpu.memop({ op: LWRITE, gaddr: 0x10000n, size: 8192, buf: new Uint8Array(8192), flags: SKEY, key: 5 }), PGM.PAGE_TRANSLATION, 'real access');
@@ -475,7 +476,7 @@ export const logicalCases: readonly ConformanceCase[] = [
       ctx.requireExtension(1);
       const m = machine(ctx);
       setRegs(m.vcpu, MODE[64]);
-      m.vm.setStorageKeys(3, Uint8Array.of(0x38));
+      setKeys(m.vm, 3, Uint8Array.of(0x38));
       expectResult(m.vcpu.memop({ op: LREAD, gaddr: 0x3010n, size: 8, buf: new Uint8Array(8), flags: SKEY | INJECT, key: 5, ar: 1 }), PGM.PROTECTION);
       const irq = injected(m.vcpu);
       assert.equal(irq.teid, 0x3000n | FSI_FETCH | 0x8n, 'TEID: page, FSI fetch, bit 60');
@@ -495,7 +496,7 @@ export const logicalCases: readonly ConformanceCase[] = [
       if (ctx.backend.checkExtension(211) !== 0) ctx.skip('this kernel checks keys on logical accesses');
       const m = machine(ctx);
       expectErrno(() => m.vcpu.memop({ op: LREAD, gaddr: 0n, size: 8, buf: new Uint8Array(8), flags: SKEY, key: 1 }), 'EINVAL', 'SKEY flag');
-      m.vm.setStorageKeys(0, Uint8Array.of(0xf8));
+      setKeys(m.vm, 0, Uint8Array.of(0xf8));
       expectResult(m.vcpu.check(0n, 8, 'write'), 0, 'no key checks');
     },
   },
