@@ -1,4 +1,4 @@
-// Properties of the emulated absolute ops that must hold for any input (spec §5.2):
+// Properties of the emulated absolute ops that must hold for any input (docs/memop-semantics.md §5.2):
 // a write stores exactly the whole pages before the first refused one and nothing else,
 // a refused read leaves buf untouched, check-only agrees with the real access on the first
 // refused page and changes nothing.

@@ -92,7 +92,7 @@ describe('why KVM is unusable, in words', () => {
     }
   });
 
-  it('profile from capabilities (spec §12)', () => {
+  it('profile from capabilities (docs/memop-semantics.md §12)', () => {
     expect(inferProfile(0, 0, '5.15.0')).toBe('pre-5.18');
     expect(inferProfile(1, 0, '6.1.0-50-s390x')).toBe('v5.18');
     expect(inferProfile(3, 0, '6.12.107+deb13-s390x')).toBe('classic');

@@ -1,4 +1,4 @@
-// The differences between kernel versions, as one table of switches (spec §0.1, §13).
+// The differences between kernel versions, as one table of switches (docs/memop-semantics.md §0.1, §13).
 import type { KernelProfile } from '../contract.js';
 
 export interface ProfileSwitches {

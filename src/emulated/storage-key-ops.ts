@@ -1,4 +1,4 @@
-// KVM_S390_GET_SKEYS / KVM_S390_SET_SKEYS (spec §9), including the errno order and the
+// KVM_S390_GET_SKEYS / KVM_S390_SET_SKEYS (docs/memop-semantics.md §9), including the errno order and the
 // partial-set behaviour of each profile, and KVM_S390_KEYOP of the newest kernels.
 import { ERRNO, GET_SKEYS_NONE, KEYOP, PAGE_SHIFT, SKEYS_MAX, STORAGE_KEY } from '../abi/constants.js';
 import type { AbsoluteMachine } from './absolute-memop.js';

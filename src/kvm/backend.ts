@@ -37,7 +37,7 @@ const IRQ_RECORD = STRUCT_SIZE.kvm_s390_irq;
 const PGM_OFFSET = 8; // the payload union inside struct kvm_s390_irq
 const LE = HOST_BYTE_ORDER === 'little';
 const { EINTR, ENOBUFS } = ERRNO;
-// struct kvm_s390_pgm_info offsets (spec §1.5).
+// struct kvm_s390_pgm_info offsets (docs/memop-semantics.md §1.5).
 const PGM_TRANS_EXC_CODE = 0;
 const PGM_CODE = 28;
 const PGM_EXC_ACCESS_ID = 34;
@@ -68,7 +68,7 @@ function archNote(): string {
 }
 
 /**
- * The kernel profile of a host: capabilities tell the eras apart (spec §0.1, §12); the release
+ * The kernel profile of a host: capabilities tell the eras apart (docs/memop-semantics.md §0.1, §12); the release
  * tells 6.3–6.11 from 6.12 on, which differ only in how access-register tables outside memory
  * fail and answer every capability alike. A 6.3–6.11 stable kernel that took the 6.12 fix is
  * labelled v6.3 all the same: no capability or release number says so.

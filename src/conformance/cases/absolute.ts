@@ -1,5 +1,5 @@
 // ABSOLUTE_READ / ABSOLUTE_WRITE on the vm fd: selftest T2 (vm parts), T3 (vm parts), T9, T13,
-// and every rule of spec §5.
+// and every rule of docs/memop-semantics.md §5.
 import { PROFILES } from '../../emulated/profiles.js';
 import { MEMOP, MEMOP_F, MEM_OP_MAX_SIZE, PGM } from '../../abi/constants.js';
 import type { Vm } from '../../api/vm.js';
@@ -171,7 +171,7 @@ const rules: ConformanceCase[] = [
     id: 'absolute/validation/op-checked-before-size',
     topic: 'absolute',
     title: 'an unknown op with an oversized size: EINVAL from 6.3 on, E2BIG on 5.18–6.2',
-    source: 'spec §5.1 [diff]',
+    source: 'docs/memop-semantics.md §5.1 [diff]',
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm();
@@ -183,7 +183,7 @@ const rules: ConformanceCase[] = [
     id: 'absolute/validation/order',
     topic: 'absolute',
     title: 'flags before size, size 0 and E2BIG before the key range, key byte ignored without SKEY',
-    source: 'spec §5.1',
+    source: 'docs/memop-semantics.md §5.1',
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm();
@@ -201,7 +201,7 @@ const rules: ConformanceCase[] = [
     id: 'absolute/write/partial-at-memslot-end',
     topic: 'absolute',
     title: 'a write across the end of memory stores the pages inside and returns PGM_ADDRESSING',
-    source: 'spec §5.2',
+    source: 'docs/memop-semantics.md §5.2',
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm({ memorySize: MIB });
@@ -215,7 +215,7 @@ const rules: ConformanceCase[] = [
     id: 'absolute/read/failure-leaves-buf',
     topic: 'absolute',
     title: 'a read across the end of memory returns PGM_ADDRESSING and leaves buf untouched',
-    source: 'spec §5.2, §4.2',
+    source: 'docs/memop-semantics.md §5.2, §4.2',
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm({ memorySize: MIB });
@@ -229,7 +229,7 @@ const rules: ConformanceCase[] = [
     id: 'absolute/write/partial-at-key-boundary',
     topic: 'absolute',
     title: 'a keyed write stops at the first protected page; earlier pages stay stored',
-    source: 'spec §5.2',
+    source: 'docs/memop-semantics.md §5.2',
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm();
@@ -247,7 +247,7 @@ const rules: ConformanceCase[] = [
     id: 'absolute/keys/rule-table',
     topic: 'absolute',
     title: 'absolute key-controlled protection: key 0, ACC match, F bit, and no overrides',
-    source: 'spec §8.7 (absolute form)',
+    source: 'docs/memop-semantics.md §8.7 (absolute form)',
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm();
@@ -271,7 +271,7 @@ const rules: ConformanceCase[] = [
     id: 'absolute/check-only/key-zero-outside-memory',
     topic: 'absolute',
     title: 'check-only with key 0 across the end of memory: classic validates only the first byte, newest every page',
-    source: 'spec §5.2 [diff]',
+    source: 'docs/memop-semantics.md §5.2 [diff]',
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm({ memorySize: MIB });
@@ -287,7 +287,7 @@ const rules: ConformanceCase[] = [
     id: 'absolute/first-byte-precheck/before-buf',
     topic: 'absolute',
     title: 'a write starting outside memory with a NULL buf: PGM_ADDRESSING on classic, EFAULT on newest',
-    source: 'spec §5.1 step 4 [diff]',
+    source: 'docs/memop-semantics.md §5.1 step 4 [diff]',
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm({ memorySize: MIB });
@@ -304,7 +304,7 @@ const rules: ConformanceCase[] = [
     id: 'absolute/check-only/ignores-buf',
     topic: 'absolute',
     title: 'check-only never touches buf (NULL allowed) nor guest memory',
-    source: 'spec §5.1 step 5',
+    source: 'docs/memop-semantics.md §5.1 step 5',
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm();
@@ -319,7 +319,7 @@ const rules: ConformanceCase[] = [
     id: 'absolute/no-prefixing',
     topic: 'absolute',
     title: 'absolute accesses ignore the vcpu prefix',
-    source: 'spec §5.2',
+    source: 'docs/memop-semantics.md §5.2',
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm();
@@ -336,7 +336,7 @@ const rules: ConformanceCase[] = [
     id: 'absolute/pre-5.18/no-vm-memop',
     topic: 'absolute',
     title: 'kernels before 5.18 do not know KVM_S390_MEM_OP on a vm fd',
-    source: 'spec §0.1',
+    source: 'docs/memop-semantics.md §0.1',
     run(ctx) {
       if (ctx.backend.checkExtension(211) !== 0) ctx.skip('this kernel has the vm-fd memop (extension cap > 0)');
       const vm = ctx.createVm();

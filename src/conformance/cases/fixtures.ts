@@ -1,5 +1,5 @@
 // Shared set-up for vcpu cases: absolute memory access on every kernel, and the memop
-// selftest's environment (spec selftest-vectors "Environment ENV") built with PageTableBuilder.
+// selftest's environment (docs/selftest-vectors.md "Environment ENV") built with PageTableBuilder.
 import { CAP, MEMOP, MEMOP_F } from '../../abi/constants.js';
 import { PROFILES } from '../../emulated/profiles.js';
 import type { MemOpDesc } from '../../api/arguments.js';

@@ -1,4 +1,4 @@
-// The vcpu scenarios of the kernel's memop selftest (selftest-vectors.md T1, T2, T3, T5–T9,
+// The vcpu scenarios of the kernel's memop selftest (docs/selftest-vectors.md T1, T2, T3, T5–T9,
 // T12, T14–T16). "RUN" commits state in the selftest; our setState applies at once.
 import { MEMOP, MEMOP_F, PGM } from '../../abi/constants.js';
 import { assert, expectBytes, expectErrno, expectFilled, expectResult } from '../assertions.js';

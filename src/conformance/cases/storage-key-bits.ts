@@ -73,7 +73,7 @@ export const storageKeyBitCases: readonly ConformanceCase[] = [
     id: 'storage-keys/rc/check-only',
     topic: 'storage-keys',
     title: 'a check-only access (absolute and logical, read and write) references nothing',
-    source: 'spec §5.2, §8.8: CHECK_ONLY accesses no data',
+    source: 'docs/memop-semantics.md §5.2, §8.8: CHECK_ONLY accesses no data',
     run(ctx) {
       const { vm, initial } = keyedVm(ctx, 0x30);
       const vcpu = realModeVcpu(vm);
@@ -90,7 +90,7 @@ export const storageKeyBitCases: readonly ConformanceCase[] = [
     id: 'storage-keys/rc/refused-access',
     topic: 'storage-keys',
     title: 'a key-refused access marks no page it refused; pages before the refused one were accessed',
-    source: 'spec §5.1, §8.8: the kernel copies page by page up to the refused page',
+    source: 'docs/memop-semantics.md §5.1, §8.8: the kernel copies page by page up to the refused page',
     run(ctx) {
       ctx.requireExtension(1);
       const vm = ctx.createVm({ memorySize: 2 * MIB });
@@ -112,7 +112,7 @@ export const storageKeyBitCases: readonly ConformanceCase[] = [
     id: 'storage-keys/rc/cmpxchg',
     topic: 'storage-keys',
     title: 'ABSOLUTE_CMPXCHG: an exchange sets R and C, an unequal comparison only R, a refusal nothing',
-    source: 'spec §6; z/Architecture COMPARE AND SWAP stores only when equal',
+    source: 'docs/memop-semantics.md §6; z/Architecture COMPARE AND SWAP stores only when equal',
     run(ctx) {
       ctx.requireExtension(2);
       const { vm, initial } = keyedVm(ctx, 0x30);
@@ -127,7 +127,7 @@ export const storageKeyBitCases: readonly ConformanceCase[] = [
     id: 'storage-keys/rc/logical',
     topic: 'storage-keys',
     title: 'logical reads set R, logical writes R and C, on the absolute pages behind the real addresses',
-    source: 'spec §8.8; z/Architecture reference and change recording',
+    source: 'docs/memop-semantics.md §8.8; z/Architecture reference and change recording',
     run(ctx) {
       const { vm, initial } = keyedVm(ctx, 0x30);
       const vcpu = realModeVcpu(vm);

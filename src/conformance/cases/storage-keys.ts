@@ -1,4 +1,4 @@
-// KVM_S390_GET_SKEYS / SET_SKEYS (spec §9) and the capability answers (spec §12).
+// KVM_S390_GET_SKEYS / SET_SKEYS (docs/memop-semantics.md §9) and the capability answers (docs/memop-semantics.md §12).
 import { PROFILES } from '../../emulated/profiles.js';
 import { CAP, MEMOP_EXT, MEM_OP_MAX_SIZE, SKEYS_MAX } from '../../abi/constants.js';
 import { assert, expectBytes, expectErrno } from '../assertions.js';
@@ -13,7 +13,7 @@ export const storageKeyCases: readonly ConformanceCase[] = [
     id: 'storage-keys/get/none-before-use',
     topic: 'storage-keys',
     title: 'GET_SKEYS answers KVM_S390_GET_SKEYS_NONE until keys are used, even for a bad count',
-    source: 'spec §9 (classic: per host process, mm_uses_skeys; newest: per VM, gmap->uses_skeys)',
+    source: 'docs/memop-semantics.md §9 (classic: per host process, mm_uses_skeys; newest: per VM, gmap->uses_skeys)',
     run(ctx) {
       const vm = ctx.createVm();
       if (vm.getStorageKeys(0, 1) !== null) {
@@ -44,7 +44,7 @@ export const storageKeyCases: readonly ConformanceCase[] = [
     id: 'storage-keys/flags',
     topic: 'storage-keys',
     title: 'GET_SKEYS and SET_SKEYS refuse any flag with EINVAL, before everything else',
-    source: 'spec §9',
+    source: 'docs/memop-semantics.md §9',
     run(ctx) {
       const vm = ctx.createVm({ memorySize: MIB });
       expectErrno(() => vm.getStorageKeys(0, 1, { flags: 1 }), 'EINVAL', 'GET flags 1 (even before GET_SKEYS_NONE)');
@@ -57,7 +57,7 @@ export const storageKeyCases: readonly ConformanceCase[] = [
     id: 'storage-keys/set-then-get',
     topic: 'storage-keys',
     title: 'SET_SKEYS stores key bytes per 4 KiB page and GET_SKEYS returns them; unset pages read 0',
-    source: 'spec §9',
+    source: 'docs/memop-semantics.md §9',
     run(ctx) {
       const vm = ctx.createVm({ memorySize: 4 * MIB });
       const keys = new Uint8Array(300);
@@ -74,7 +74,7 @@ export const storageKeyCases: readonly ConformanceCase[] = [
     id: 'storage-keys/get/errors',
     topic: 'storage-keys',
     title: 'GET_SKEYS: count 0 or above 1048576 is EINVAL, any gfn outside memory EFAULT',
-    source: 'spec §9',
+    source: 'docs/memop-semantics.md §9',
     run(ctx) {
       const vm = ctx.createVm({ memorySize: MIB });
       setKeys(vm, 0, Uint8Array.of(0x10));
@@ -90,7 +90,7 @@ export const storageKeyCases: readonly ConformanceCase[] = [
     id: 'storage-keys/set/errors',
     topic: 'storage-keys',
     title: 'SET_SKEYS: count 0 or above 1048576 is EINVAL; it enables keys even when it then fails',
-    source: 'spec §9',
+    source: 'docs/memop-semantics.md §9',
     run(ctx) {
       const vm = ctx.createVm({ memorySize: MIB });
       const keysAlreadyOn = vm.getStorageKeys(0, 1) !== null;
@@ -106,7 +106,7 @@ export const storageKeyCases: readonly ConformanceCase[] = [
     id: 'storage-keys/set/partial',
     topic: 'storage-keys',
     title: 'SET_SKEYS across the end of memory: keys before the first bad gfn stay set',
-    source: 'spec §9',
+    source: 'docs/memop-semantics.md §9',
     run(ctx) {
       const vm = ctx.createVm({ memorySize: MIB });
       // Twice, so that the first key of the fresh segment lands on the classic kernels too.
@@ -120,7 +120,7 @@ export const storageKeyCases: readonly ConformanceCase[] = [
     id: 'storage-keys/set/reserved-bit',
     topic: 'storage-keys',
     title: 'a key byte with bit 7 (0x01) set is EINVAL: newest changes no key, classic sets the keys before it',
-    source: 'spec §9 [diff]',
+    source: 'docs/memop-semantics.md §9 [diff]',
     run(ctx) {
       const vm = ctx.createVm({ memorySize: MIB });
       for (const time of ['first', 'second']) {
@@ -135,7 +135,7 @@ export const storageKeyCases: readonly ConformanceCase[] = [
     id: 'storage-keys/set/reserved-bit-versus-outside',
     topic: 'storage-keys',
     title: 'a reserved bit after a gfn outside memory: EINVAL on newest, EFAULT on classic',
-    source: 'spec §9 [diff]',
+    source: 'docs/memop-semantics.md §9 [diff]',
     run(ctx) {
       const vm = ctx.createVm({ memorySize: MIB });
       const expected = ctx.profile === 'newest' ? 'EINVAL' : 'EFAULT';
@@ -146,7 +146,7 @@ export const storageKeyCases: readonly ConformanceCase[] = [
     id: 'storage-keys/get/max-count',
     topic: 'storage-keys',
     title: 'GET/SET of exactly 1048576 keys (4 GiB of guest memory)',
-    source: 'spec §1.4 KVM_S390_SKEYS_MAX',
+    source: 'docs/memop-semantics.md §1.4 KVM_S390_SKEYS_MAX',
     run(ctx) {
       const vm = ctx.createVm({ memorySize: 4096 * MIB });
       const keys = new Uint8Array(SKEYS_MAX);
@@ -159,7 +159,7 @@ export const storageKeyCases: readonly ConformanceCase[] = [
     id: 'capabilities/memop',
     topic: 'capabilities',
     title: 'KVM_CHECK_EXTENSION answers for the memop capabilities, the same on /dev/kvm and the vm',
-    source: 'spec §12',
+    source: 'docs/memop-semantics.md §12',
     run(ctx) {
       const b = ctx.backend;
       assert.equal(b.checkExtension(CAP.S390_MEM_OP), MEM_OP_MAX_SIZE, 'KVM_CAP_S390_MEM_OP');

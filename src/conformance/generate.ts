@@ -5,9 +5,9 @@
 // aimed at the edges where implementations differ (page and memory ends, low core, prefix,
 // misalignment, NULL buffers, out-of-range fields).
 import { KEYOP, MEMOP, MEMOP_F, PAGE_SIZE } from '../abi/constants.js';
-import { SeededRandom } from '../conformance/random.js';
+import { SeededRandom } from './random.js';
 import { PageTableBuilder, type TopLevel } from '../guest-tables/page-table-builder.js';
-import { hex, toHex } from './format.js';
+import { hex, toHex } from './text.js';
 import { SCENARIO_FORMAT, bufSpecOf, type BufSpec, type MemOpSpec, type Scenario, type Step } from './scenario.js';
 
 const MiB = 1 << 20;

@@ -8,7 +8,13 @@ import type { Vcpu } from '../api/vcpu.js';
 import type { Vm } from '../api/vm.js';
 import type { MemOpDesc } from '../api/arguments.js';
 import { KvmError } from '../errors.js';
-import { digest, fromHex, hex, toHex, UsageError } from './format.js';
+import { digest, fromHex, hex, toHex } from './text.js';
+
+/** A scenario file or step that cannot be run as written. */
+export class ScenarioError extends Error {
+  override readonly name = 'ScenarioError';
+  readonly code = 'ERR_INVALID_SCENARIO';
+}
 
 export const SCENARIO_FORMAT = 'kvm-s390-scenario/1';
 
@@ -162,17 +168,17 @@ export function parseScenario(value: unknown, source: string): Scenario {
   // A differential report file embeds the scenario.
   if (v && typeof v === 'object' && v.scenario && typeof v.scenario === 'object') return parseScenario(v.scenario, source);
   if (!v || typeof v !== 'object' || v.format !== SCENARIO_FORMAT || !Array.isArray(v.steps)) {
-    throw new UsageError(`${source}: not a scenario file (expected {"format": "${SCENARIO_FORMAT}", "steps": [...]})`);
+    throw new ScenarioError(`${source}: not a scenario file (expected {"format": "${SCENARIO_FORMAT}", "steps": [...]})`);
   }
   const known = new Set(['createVm', 'setStorageKeys', 'getStorageKeys', 'vm.memop', 'keyop', 'createVcpu', 'setState', 'vcpu.memop']);
   v.steps.forEach((s, i) => {
-    if (!s || typeof s !== 'object' || !known.has((s as Step).do)) throw new UsageError(`${source}: step ${i} has no known "do"`);
+    if (!s || typeof s !== 'object' || !known.has((s as Step).do)) throw new ScenarioError(`${source}: step ${i} has no known "do"`);
   });
   return v as Scenario;
 }
 
 function errorResult(err: unknown): StepResult {
-  if (err instanceof KvmError) return { errno: err.code };
+  if (err instanceof KvmError) return err.reason === null ? { errno: err.code } : { errno: err.code, message: err.reason };
   if (err instanceof Error) return { error: (err as Error & { code?: string }).code ?? err.name, message: err.message };
   return { error: String(err) };
 }
@@ -222,13 +228,13 @@ export class ScenarioRunner {
 
   #vm(index: number): { vm: Vm; size: bigint } {
     const vm = this.#vms.get(index);
-    if (!vm) throw new UsageError(`no vm ${index} (createVm step missing)`);
+    if (!vm) throw new ScenarioError(`no vm ${index} (createVm step missing)`);
     return vm;
   }
 
   #vcpu(index: number): { vcpu: Vcpu; vm: number } {
     const vcpu = this.#vcpus.get(index);
-    if (!vcpu) throw new UsageError(`no vcpu ${index} (createVcpu step missing)`);
+    if (!vcpu) throw new ScenarioError(`no vcpu ${index} (createVcpu step missing)`);
     return vcpu;
   }
 
