@@ -439,7 +439,7 @@ describe('kvm-s390 conformance --differential', () => {
       c: 'cmpxchg-order',
       d: 'set-skeys-reserved-bit-order',
       e: 'key-use-per-process',
-      f: 'rc-after-set-skeys',
+      f: 'set-skeys-lost-key',
       g: 'keyop-only-after-rewrite',
     };
     expect(summary.count).toBe(200);

@@ -195,6 +195,9 @@ export function explainDisagreement(
   if (step.do === 'keyop') {
     return !sw.keyop && newSw.keyop && isErrno(older, 'ENOTTY') && !isErrno(newer, 'ENOTTY') ? D.keyopOnlyAfterRewrite : null;
   }
+  if (step.do === 'setStorageKeys' && sw.setSkeysDropsKeyWithoutPageTable && !newSw.setSkeysDropsKeyWithoutPageTable && onlyLostKeysDiffer(newer, older)) {
+    return D.lostKeyOfFreshSegment;
+  }
   // Key bytes that differ only in R and C (0x06): which profile marks them says which rule.
   const rc = onlyReferenceAndChangeDiffer(newer, older);
   if (rc !== null && newSw.firstAccessWithoutKeysMarksChange && !sw.firstAccessWithoutKeysMarksChange) return D.firstAccessMarksChange;
@@ -205,7 +208,6 @@ export function explainDisagreement(
       return vcpuMemopDifference(step, newer, older, olderProfile, newerProfile);
     case 'setStorageKeys': {
       const keys = (step.keys.match(/../g) ?? []).map((k) => parseInt(k, 16));
-      if (sw.setSkeysDropsKeyWithoutPageTable && !newSw.setSkeysDropsKeyWithoutPageTable && onlyLostKeysDiffer(newer, older)) return D.lostKeyOfFreshSegment;
       if (!sw.setSkeysCheckAllFirst && newSw.setSkeysCheckAllFirst && keys.some((k) => k & 1) && isErrno(newer, 'EINVAL')) return D.setSkeysOrder;
       return null;
     }
