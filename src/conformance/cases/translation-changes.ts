@@ -29,7 +29,7 @@ export const translationChangeCases: readonly ConformanceCase[] = [
     id: 'logical/dat/every-change-applies-to-the-next-memop',
     topic: 'dat',
     title: 'a used translation never outlives a change of its inputs: table stores by every path, CRs, EDAT, prefix, ARs, access lists, keys',
-    source: 'spec §8.3, §8.4, §8.6 (the kernel walks on every memop)',
+    source: 'docs/memop-semantics.md §8.3, §8.4, §8.6 (the kernel walks on every memop)',
     run(ctx) {
       const vm = ctx.createVm({ memorySize: 32n << 20n });
       const mem = absoluteMemory(ctx, vm);
