@@ -23,6 +23,11 @@ bool ArgU64(const Napi::CallbackInfo& info, size_t i, const char* name, uint64_t
 // len == 0. A detached buffer yields len == 0.
 bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* name, bool allow_null, uint8_t** data, size_t* len);
 
+// The same checks on a raw napi_value, for exports written against the C API (the memop
+// channel): `name` names the argument in the error.
+bool ValueFd(napi_env env, napi_value v, const char* name, int* out);
+bool ValueBytes(napi_env env, napi_value v, const char* name, bool allow_null, uint8_t** data, size_t* len);
+
 // A system-call result as a JS number: the value itself, or -errno.
 inline Napi::Value Result(Napi::Env env, long r) { return Napi::Number::New(env, static_cast<double>(r)); }
 

@@ -3,6 +3,11 @@
 // old_addr fields are ignored), native copies it into a stack struct, points buf/old_addr
 // straight at the caller's Uint8Array memory (no copy of the data) and issues the ioctl.
 // No allocation, no property lookups.
+//
+// The channel (createMemOpChannel) is the same call with less per-call work: the descriptor
+// lives in native memory that JS sees as a Uint8Array, handed out once per handle, and the
+// channel's function is bound to it, so a memop passes only (fd, buf[, old]). It is written
+// against the C API: one napi_get_cb_info, one napi_get_typedarray_info per buffer.
 #include <sys/ioctl.h>
 
 #include <cerrno>
@@ -17,9 +22,25 @@ namespace kvms390 {
 
 namespace {
 
-// Arguments (fd, desc, buf, old) → the struct the ioctl gets. The kernel reads or writes at
-// most `size` bytes at buf and at most min(size, 16) bytes at old_addr (cmpxchg only; every
+// Points a copied descriptor at the caller's buffers. The kernel reads or writes at most
+// `size` bytes at buf and at most min(size, 16) bytes at old_addr (cmpxchg only; every
 // larger size is refused before old_addr is touched), so those are the bounds enforced.
+bool PointMemOp(napi_env env, MemOp* m, uint8_t* buf, size_t buf_len, uint8_t* old, size_t old_len) {
+  if (buf != nullptr && buf_len < m->size) {
+    ThrowRangeError(env, "The \"buf\" argument is shorter than the descriptor's size");
+    return false;
+  }
+  size_t old_need = m->size < memop::CMPXCHG_MAX_SIZE ? m->size : memop::CMPXCHG_MAX_SIZE;
+  if (old != nullptr && old_len < old_need) {
+    ThrowRangeError(env, "The \"old\" argument is shorter than min(size, 16)");
+    return false;
+  }
+  m->buf = reinterpret_cast<uintptr_t>(buf);
+  m->u.s.old_addr = reinterpret_cast<uintptr_t>(old);
+  return true;
+}
+
+// Arguments (fd, desc, buf, old) → the struct the ioctl gets.
 bool BuildMemOp(const Napi::CallbackInfo& info, int* fd, MemOp* m) {
   uint8_t* desc;
   size_t desc_len;
@@ -35,21 +56,75 @@ bool BuildMemOp(const Napi::CallbackInfo& info, int* fd, MemOp* m) {
     return false;
   }
   std::memcpy(m, desc, sizeof *m);
-  if (buf != nullptr && buf_len < m->size) {
-    ThrowRangeError(info.Env(), "The \"buf\" argument is shorter than the descriptor's size");
-    return false;
-  }
-  size_t old_need = m->size < memop::CMPXCHG_MAX_SIZE ? m->size : memop::CMPXCHG_MAX_SIZE;
-  if (old != nullptr && old_len < old_need) {
-    ThrowRangeError(info.Env(), "The \"old\" argument is shorter than min(size, 16)");
-    return false;
-  }
-  m->buf = reinterpret_cast<uintptr_t>(buf);
-  m->u.s.old_addr = reinterpret_cast<uintptr_t>(old);
-  return true;
+  return PointMemOp(info.Env(), m, buf, buf_len, old, old_len);
+}
+
+// A channel's descriptor block. The ArrayBuffer JS sees and the bound function each hold a
+// reference; the block is freed when both are collected, so neither can outlive it (JS may
+// even transfer the ArrayBuffer away: the function keeps the memory alive).
+struct Channel {
+  MemOp desc;
+  int refs;
+};
+
+void ReleaseChannel(Channel* c) {
+  if (--c->refs == 0) delete c;
+}
+
+void FinalizeChannelBuffer(napi_env, void*, void* hint) { ReleaseChannel(static_cast<Channel*>(hint)); }
+void FinalizeChannelFunction(napi_env, void* data, void*) { ReleaseChannel(static_cast<Channel*>(data)); }
+
+// channel.memop(fd, buf, old?): the ioctl with the channel's descriptor; 0, a positive
+// program-interruption code, or -errno.
+napi_value ChannelMemOp(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  void* data = nullptr;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, &data) != napi_ok) return nullptr;
+  MemOp m;
+  std::memcpy(&m, &static_cast<Channel*>(data)->desc, sizeof m);
+  int fd;
+  uint8_t* buf;
+  size_t buf_len;
+  uint8_t* old = nullptr;
+  size_t old_len = 0;
+  // Missing arguments read as undefined: fd and buf are then refused, old is NULL.
+  if (!ValueFd(env, argv[0], "fd", &fd) || !ValueBytes(env, argv[1], "buf", true, &buf, &buf_len) ||
+      (argc >= 3 && !ValueBytes(env, argv[2], "old", true, &old, &old_len)) ||
+      !PointMemOp(env, &m, buf, buf_len, old, old_len))
+    return nullptr;
+  int r = ::ioctl(fd, ioctl::S390_MEM_OP, &m);
+  napi_value result;
+  napi_create_int32(env, r < 0 ? -errno : r, &result);
+  return result;
 }
 
 }  // namespace
+
+// createMemOpChannel(): { descriptor: Uint8Array(64), memop(fd, buf, old?) }. The descriptor's
+// buf and old_addr bytes are ignored, as in memop().
+Napi::Value CreateMemOpChannel(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  Channel* c = new Channel{};
+  c->refs = 1;  // the function's, taken below once it exists
+  napi_value ab, view, fn, out;
+  if (napi_create_external_arraybuffer(env, &c->desc, sizeof c->desc, FinalizeChannelBuffer, c, &ab) != napi_ok) {
+    delete c;
+    Napi::Error::New(info.Env(), "external ArrayBuffers are not allowed in this runtime").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  // From here the ArrayBuffer's finalizer owns one reference.
+  if (napi_create_function(env, "memop", NAPI_AUTO_LENGTH, ChannelMemOp, c, &fn) != napi_ok ||
+      napi_add_finalizer(env, fn, c, FinalizeChannelFunction, nullptr, nullptr) != napi_ok) {
+    return info.Env().Undefined();  // the pending exception says why; the buffer frees the block
+  }
+  c->refs = 2;
+  if (napi_create_typedarray(env, napi_uint8_array, sizeof c->desc, ab, 0, &view) != napi_ok ||
+      napi_create_object(env, &out) != napi_ok || napi_set_named_property(env, out, "descriptor", view) != napi_ok ||
+      napi_set_named_property(env, out, "memop", fn) != napi_ok)
+    return info.Env().Undefined();
+  return Napi::Value(env, out);
+}
 
 // memop(fd, desc, buf, old): 0, a positive program-interruption code, or -errno.
 Napi::Value MemOpCall(const Napi::CallbackInfo& info) {

@@ -14,6 +14,7 @@ import type { AccessFault } from '../errors.js';
 import type { EmulatedVm } from './vm.js';
 import { logicalMemop } from './logical-memop.js';
 import { sidaMemop } from './sida.js';
+import { TranslationBuffer } from './tlb.js';
 
 /** CR0 and CR14 after an initial or clear reset (docs/memop-semantics.md §11). */
 export const RESET_CR0 = 0xe0n;
@@ -33,6 +34,8 @@ export class EmulatedVcpu implements VcpuHandle {
   readonly crHi = new Uint32Array(NUM_CRS);
   readonly crLo = new Uint32Array(NUM_CRS);
   pending: ProgramInterrupt | null = null;
+  /** Recent DAT translations of this vcpu's logical accesses; emptied by every state change. */
+  readonly tlb = new TranslationBuffer();
   /** Secure-instruction data area; null unless the vcpu is protected. */
   readonly sida: Uint8Array | null;
   #closed = false;
@@ -82,6 +85,7 @@ export class EmulatedVcpu implements VcpuHandle {
     // pages in the host mapping (gmap_mprotect_notify): that faults them in.
     if (update.psw !== undefined || update.prefix !== undefined) this.vm.storage.touchRange(this.prefix, PREFIX_AREA);
     this.#syncWords();
+    this.tlb.flush();
   }
 
   #syncWords(): void {
@@ -103,6 +107,7 @@ export class EmulatedVcpu implements VcpuHandle {
     if (kind === 'clear') this.ar.fill(0);
     this.pending = null;
     this.#syncWords();
+    this.tlb.flush();
   }
 
   pendingProgramInterrupt(): ProgramInterrupt | null {
