@@ -210,8 +210,9 @@ function absoluteCmpxchg(m: AbsoluteMachine, req: MemOpRequest): number {
       break;
     }
   }
-  // Only an exchange stores; an unequal comparison fetched.
-  m.keys.recordPage(Math.floor(abs / PAGE_SIZE), equal);
+  // COMPARE AND SWAP is a store-type access whether or not it exchanges: the real kernels
+  // (6.12, 7.2 in the test bed) report R and C after an unequal comparison too.
+  m.keys.recordPage(Math.floor(abs / PAGE_SIZE), true);
   if (equal) {
     m.storage.writeWithinPage(abs, req.buf, 0, size);
   } else if (current === undefined) {
