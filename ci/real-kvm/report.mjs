@@ -64,6 +64,9 @@ for (const file of vitest?.testResults ?? []) {
   }
 }
 
+/** run.sh --differential-report-only: list the differential's disagreements without failing on them. */
+const differentialReportOnly = process.env.KVM_S390_BED_DIFFERENTIAL === 'report';
+const notes = [];
 const diff = json('differential.json');
 if (existsSync(join(dir, 'differential.out'))) {
   if (!diff) problems.push('differential brought back no JSON');
@@ -72,7 +75,10 @@ if (existsSync(join(dir, 'differential.out'))) {
     // difference behind it (a machine facility, a kernel bug the profile models).
     const unexplained = (diff.disagreements ?? []).filter((d) => !d.explanation);
     if (unexplained.length === 0) passed++;
-    else {
+    else if (differentialReportOnly) {
+      notes.push(`differential ${unexplained.length} unexplained of ${diff.count ?? '?'} (reported, not gating)`);
+      failures.push(`differential (not gating): ${unexplained.length} unexplained disagreements of ${diff.count ?? '?'} scenarios (reproducers in differential.tar)`);
+    } else {
       failed++;
       failures.push(`differential: ${unexplained.length} unexplained disagreements of ${diff.count ?? '?'} scenarios (reproducers in differential.tar)`);
     }
@@ -87,7 +93,7 @@ const steps = read('steps.txt');
 // The kernel's own selftest is the bed's baseline: shown on the line, never in our counts.
 const selftest = selftestSection(dir, steps);
 writeFileSync(join(dir, 'selftest.json'), JSON.stringify(selftest.json, null, 2) + '\n');
-const line = `real KVM ${release} (${profile}): ${passed} passed, ${failed} failed, ${skipped} skipped; ${selftest.brief}`;
+const line = `real KVM ${release} (${profile}): ${passed} passed, ${failed} failed, ${skipped} skipped; ${[...notes, selftest.brief].join('; ')}`;
 writeFileSync(join(dir, 'summary.txt'), [line, `Debian ${suite}`, steps ?? '', ...failures, '', ...selftest.lines].join('\n') + '\n');
 if (selftest.problem) console.error(`   ${selftest.problem}`);
 for (const f of failures.slice(0, 40)) console.error(`   ${f}`);

@@ -13,6 +13,8 @@
 #   --vitest FILES     the vitest files run in the guest (default: every suite that needs KVM; '' skips vitest)
 #   --no-shrink        keep differential disagreements as generated (shrinking reruns each many
 #                      times on the emulated CPU)
+#   --differential-report-only
+#                      list the differential's unexplained disagreements without failing on them
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT="$PWD"
@@ -28,6 +30,7 @@ while [ $# -gt 0 ]; do
     --seed) seed="$2"; shift 2 ;;
     --vitest) vitest_files="$2"; shift 2 ;;
     --no-shrink) shrink="--no-shrink"; shift ;;
+    --differential-report-only) export KVM_S390_BED_DIFFERENTIAL=report; shift ;;
     *) echo "run.sh: unknown option $1 (see the header of ci/real-kvm/run.sh)" >&2; exit 2 ;;
   esac
 done
