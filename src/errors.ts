@@ -50,20 +50,37 @@ export class AccessException extends Error {
   }
 }
 
-type ArgErrorCode = 'ERR_OUT_OF_RANGE' | 'ERR_INVALID_ARG_TYPE' | 'ERR_BUFFER_TOO_SMALL' | 'ERR_INVALID_ARG_VALUE';
+type ArgErrorCode =
+  | 'ERR_OUT_OF_RANGE'
+  | 'ERR_INVALID_ARG_TYPE'
+  | 'ERR_BUFFER_TOO_SMALL'
+  | 'ERR_INVALID_ARG_VALUE'
+  /** A buffer that held enough bytes when the call began no longer does where it is used. */
+  | 'ERR_BUFFER_OUT_OF_BOUNDS';
 
 export class ArgumentRangeError extends RangeError {
   readonly code: ArgErrorCode;
-  constructor(code: ArgErrorCode, message: string) {
-    super(message);
+  constructor(code: ArgErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.code = code;
   }
 }
 
 export class ArgumentTypeError extends TypeError {
   readonly code: ArgErrorCode;
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.code = 'ERR_INVALID_ARG_TYPE';
   }
+}
+
+/**
+ * The error both backends throw when a buffer was detached or shrunk between the argument
+ * check and the access (the addon throws a RangeError with the same code).
+ */
+export function bufferOutOfBounds(name: string, holds: number, size: number): ArgumentRangeError {
+  return new ArgumentRangeError(
+    'ERR_BUFFER_OUT_OF_BOUNDS',
+    `"${name}" holds ${holds} bytes where the access needs ${size}: its ArrayBuffer was detached or shrunk during the call`,
+  );
 }

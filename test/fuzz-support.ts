@@ -169,7 +169,7 @@ export function materialize(spec: BufferSpec, fill: number): Materialized {
   }
 }
 
-const ERR_CODES = new Set(['ERR_OUT_OF_RANGE', 'ERR_INVALID_ARG_TYPE', 'ERR_BUFFER_TOO_SMALL', 'ERR_INVALID_ARG_VALUE']);
+const ERR_CODES = new Set(['ERR_OUT_OF_RANGE', 'ERR_INVALID_ARG_TYPE', 'ERR_BUFFER_TOO_SMALL', 'ERR_INVALID_ARG_VALUE', 'ERR_BUFFER_OUT_OF_BOUNDS']);
 
 /** Returns a short label when `err` is a typed error of this library; otherwise throws. */
 export function typedError(err: unknown): string {

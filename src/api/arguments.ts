@@ -3,7 +3,11 @@
 // Node-style error code.
 import type { Flags64 } from '../abi/flags.js';
 import type { MemOpRequest } from '../contract.js';
+import { types } from 'node:util';
 import { ArgumentRangeError, ArgumentTypeError } from '../errors.js';
+import { byteLengthOf, isUint8Array, plainView } from '../typed-arrays.js';
+
+const { isProxy } = types;
 
 const U32_MAX = 0xffff_ffff;
 
@@ -14,7 +18,14 @@ function describe(value: unknown): string {
   if (typeof value === 'string') return `a string`;
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'symbol') return 'a symbol';
-  if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object'}`;
+  if (typeof value === 'object') {
+    if (isProxy(value)) return 'a Proxy';
+    try {
+      return `an instance of ${(value as { constructor?: { name?: unknown } }).constructor?.name ?? 'Object'}`;
+    } catch {
+      return 'an object whose constructor cannot be read';
+    }
+  }
   return typeof value;
 }
 
@@ -59,30 +70,18 @@ export function checkFlags(value: unknown, name: string): Flags64 {
   return checkU64(value, name);
 }
 
+/** A real Uint8Array or Buffer (subclasses too); a Proxy or a look-alike is refused. */
 export function checkBytes(value: unknown, name: string): Uint8Array {
-  if (!(value instanceof Uint8Array)) {
+  if (!isUint8Array(value)) {
     throw new ArgumentTypeError(`The "${name}" argument must be an instance of Uint8Array or Buffer. Received ${describe(value)}`);
   }
   return value;
 }
 
-/**
- * The bytes a Uint8Array really holds: 0 when its ArrayBuffer is detached (or a shrunk
- * resizable buffer left it out of bounds). Not `.length`: on Node 20, once some buffer has
- * been detached, V8 11.3's optimized code at a site that has seen SharedArrayBuffer- or
- * resizable-buffer-backed views can return a detached view's old length (test/fuzz.test.ts
- * found it; a memop then read zeros from, or wrote nothing to, a buffer that no longer
- * exists). `byteLength` (equal to the length for bytes) is computed with the detached check
- * in every case we could provoke (test/robustness.test.ts), and costs one load.
- */
-export function byteCount(bytes: Uint8Array): number {
-  return bytes.byteLength;
-}
-
 function checkOptionalBytes(value: unknown, name: string, size: number): Uint8Array | null {
   if (value === undefined || value === null) return null;
   const bytes = checkBytes(value, name);
-  const length = byteCount(bytes);
+  const length = byteLengthOf(bytes);
   if (length < size) {
     throw new ArgumentRangeError(
       'ERR_BUFFER_TOO_SMALL',
@@ -90,6 +89,12 @@ function checkOptionalBytes(value: unknown, name: string, size: number): Uint8Ar
     );
   }
   return bytes;
+}
+
+/** The coded error for an argument whose properties cannot be read (a revoked Proxy, a throwing getter). */
+export function unreadable(name: string, cause: unknown): ArgumentTypeError {
+  const why = cause instanceof Error ? cause.message : 'a getter threw';
+  return new ArgumentTypeError(`The "${name}" argument could not be read: ${why}`, { cause });
 }
 
 /** The descriptor a caller passes to `memop`: `struct kvm_s390_mem_op` with buffers for pointers. */
@@ -117,21 +122,38 @@ export function checkMemOpDesc(d: unknown): MemOpRequest {
   if (typeof d !== 'object' || d === null) {
     throw new ArgumentTypeError(`The "descriptor" argument must be an object. Received ${describe(d)}`);
   }
-  const desc = d as Record<string, unknown>;
-  const op = checkU32(desc.op, 'descriptor.op');
-  const size = checkU32(desc.size, 'descriptor.size');
-  const gaddr = desc.gaddr === undefined ? 0n : checkU64(desc.gaddr, 'descriptor.gaddr');
-  const flags = desc.flags === undefined ? 0 : checkFlags(desc.flags, 'descriptor.flags');
-  const buf = checkOptionalBytes(desc.buf, 'descriptor.buf', size);
-  const old = checkOptionalBytes(desc.old, 'descriptor.old', size);
-  let ar = desc.ar === undefined ? 0 : checkU8(desc.ar, 'descriptor.ar');
-  let key = desc.key === undefined ? 0 : checkU8(desc.key, 'descriptor.key');
+  // Every field is read exactly once, before anything is checked: a getter that detaches or
+  // shrinks `buf`, or returns another value on a second read, then changes nothing below.
+  let opValue: unknown, sizeValue: unknown, gaddrValue: unknown, flagsValue: unknown, bufValue: unknown;
+  let keyValue: unknown, arValue: unknown, sidaValue: unknown, oldValue: unknown;
+  try {
+    const desc = d as Record<string, unknown>;
+    opValue = desc.op;
+    sizeValue = desc.size;
+    gaddrValue = desc.gaddr;
+    flagsValue = desc.flags;
+    bufValue = desc.buf;
+    keyValue = desc.key;
+    arValue = desc.ar;
+    sidaValue = desc.sidaOffset;
+    oldValue = desc.old;
+  } catch (err) {
+    throw unreadable('descriptor', err);
+  }
+  const op = checkU32(opValue, 'descriptor.op');
+  const size = checkU32(sizeValue, 'descriptor.size');
+  const gaddr = gaddrValue === undefined ? 0n : checkU64(gaddrValue, 'descriptor.gaddr');
+  const flags = flagsValue === undefined ? 0 : checkFlags(flagsValue, 'descriptor.flags');
+  const buf = checkOptionalBytes(bufValue, 'descriptor.buf', size);
+  const old = checkOptionalBytes(oldValue, 'descriptor.old', size);
+  let ar = arValue === undefined ? 0 : checkU8(arValue, 'descriptor.ar');
+  let key = keyValue === undefined ? 0 : checkU8(keyValue, 'descriptor.key');
   let sidaOffset: number;
-  if (desc.sidaOffset !== undefined) {
-    sidaOffset = checkU32(desc.sidaOffset, 'descriptor.sidaOffset');
+  if (sidaValue !== undefined) {
+    sidaOffset = checkU32(sidaValue, 'descriptor.sidaOffset');
     const arFromUnion = sidaOffset >>> 24;
     const keyFromUnion = (sidaOffset >>> 16) & 0xff;
-    if ((desc.ar !== undefined && ar !== arFromUnion) || (desc.key !== undefined && key !== keyFromUnion)) {
+    if ((arValue !== undefined && ar !== arFromUnion) || (keyValue !== undefined && key !== keyFromUnion)) {
       throw new ArgumentRangeError(
         'ERR_INVALID_ARG_VALUE',
         'descriptor.sidaOffset shares its bytes with descriptor.ar and descriptor.key; give either, or values that agree',
@@ -152,4 +174,42 @@ export function checkLength(value: unknown, name = 'length'): number {
 
 export function checkAccessKey(value: unknown): number | undefined {
   return value === undefined ? undefined : checkU8(value, 'options.key');
+}
+
+/**
+ * An options argument: absent (undefined) or an object. Its fields are read once each by
+ * readOption and checked after that, so a getter cannot change what was checked.
+ */
+export function checkOptions(value: unknown, name = 'options'): object | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null) {
+    throw new ArgumentTypeError(`The "${name}" argument must be an object. Received ${describe(value)}`);
+  }
+  return value;
+}
+
+/** `options[key]`, read once; a throwing getter or a revoked Proxy becomes a coded error. */
+export function readOption(options: object | undefined, key: string, name = 'options'): unknown {
+  if (options === undefined) return undefined;
+  try {
+    return (options as Record<string, unknown>)[key];
+  } catch (err) {
+    throw unreadable(name, err);
+  }
+}
+
+/** An optional boolean field: undefined or true/false, nothing else. */
+export function checkOptionalBoolean(value: unknown, name: string): boolean | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  throw new ArgumentTypeError(`The "${name}" argument must be of type boolean. Received ${describe(value)}`);
+}
+
+/**
+ * The bytes of `bytes` as they are now, as a plain Uint8Array over the same memory: what a
+ * backend receives when it must not look anything up on the caller's object. A detached
+ * buffer gives an empty view.
+ */
+export function snapshotBytes(bytes: Uint8Array): Uint8Array {
+  const length = byteLengthOf(bytes);
+  return length === 0 ? new Uint8Array(0) : plainView(bytes, 0, length);
 }

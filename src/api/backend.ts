@@ -1,10 +1,10 @@
 // openBackend and the public Backend: picks a backend handle and wraps it.
-import type { BackendHandle, BackendKind, KernelProfile } from '../contract.js';
+import type { BackendHandle, BackendKind, KernelProfile, VmOptions } from '../contract.js';
 import { KERNEL_PROFILES } from '../contract.js';
 import { EmulatedBackend } from '../emulated/backend.js';
-import { ArgumentRangeError, KvmError } from '../errors.js';
+import { ArgumentRangeError, ArgumentTypeError, KvmError } from '../errors.js';
 import { openKvmBackend } from '../kvm/backend.js';
-import { checkInteger, checkU64 } from './arguments.js';
+import { checkInteger, checkOptionalBoolean, checkOptions, checkU64, readOption } from './arguments.js';
 import { Closable } from './handle-guard.js';
 import { Vm } from './vm.js';
 
@@ -53,10 +53,12 @@ export class Backend extends Closable {
   }
 
   createVm(opts: CreateVmOptions): Vm {
-    if (typeof opts !== 'object' || opts === null) throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', 'createVm needs { memorySize }');
-    const memorySize = checkU64(opts.memorySize, 'memorySize');
+    if (typeof opts !== 'object' || opts === null) throw new ArgumentTypeError('The "options" argument must be an object: createVm needs { memorySize }');
+    const memorySizeValue = readOption(opts, 'memorySize');
+    const facilitiesValue = readOption(opts, 'facilities');
+    const memorySize = checkU64(memorySizeValue, 'memorySize');
+    const facilities = checkFacilities(facilitiesValue);
     this.assertOpen('KVM_CREATE_VM');
-    const facilities = opts.facilities === undefined ? undefined : { edat1: opts.facilities.edat1 !== false, edat2: opts.facilities.edat2 !== false };
     return new Vm(this.#handle.createVm({ memorySize, facilities }));
   }
 
@@ -69,6 +71,15 @@ export class Backend extends Closable {
   }
 }
 
+/** `facilities`: absent, or an object whose edat1/edat2 are absent or booleans (absent = present). */
+function checkFacilities(value: unknown): VmOptions['facilities'] {
+  if (value === undefined) return undefined;
+  const facilities = checkOptions(value, 'facilities');
+  const edat1 = checkOptionalBoolean(readOption(facilities, 'edat1', 'facilities'), 'facilities.edat1');
+  const edat2 = checkOptionalBoolean(readOption(facilities, 'edat2', 'facilities'), 'facilities.edat2');
+  return { edat1: edat1 !== false, edat2: edat2 !== false };
+}
+
 function checkProfile(profile: unknown): KernelProfile {
   if (profile === undefined) return 'newest';
   if (typeof profile !== 'string' || !(KERNEL_PROFILES as readonly string[]).includes(profile)) {
@@ -77,9 +88,11 @@ function checkProfile(profile: unknown): KernelProfile {
   return profile as KernelProfile;
 }
 
-export function openBackend(opts: OpenBackendOptions = {}): Backend {
-  const kind = opts.kind ?? 'auto';
-  const profile = checkProfile(opts.profile);
+export function openBackend(opts?: OpenBackendOptions): Backend {
+  const options = checkOptions(opts);
+  const kindValue = readOption(options, 'kind');
+  const profile = checkProfile(readOption(options, 'profile'));
+  const kind = kindValue ?? 'auto';
   switch (kind) {
     case 'emulated':
       return new Backend(new EmulatedBackend(profile, 'requested explicitly'));

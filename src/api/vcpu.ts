@@ -1,6 +1,6 @@
 // The public vcpu: state, logical memops and SIDA through the contract, once for every backend.
 import { MEMOP, MEMOP_F, NUM_ACRS, NUM_CRS } from '../abi/constants.js';
-import type { ProgramInterrupt, ResetKind, VcpuHandle, VcpuState, VcpuStateUpdate } from '../contract.js';
+import type { ProgramInterrupt, Psw, ResetKind, VcpuHandle, VcpuState, VcpuStateUpdate } from '../contract.js';
 import { ArgumentRangeError, ArgumentTypeError, KvmError } from '../errors.js';
 import { accessException } from './access-exception.js';
 import {
@@ -10,9 +10,13 @@ import {
   checkMemOpDesc,
   checkU32,
   checkU64,
+  checkOptions,
   checkU8,
+  readOption,
+  unreadable,
   type MemOpDesc,
 } from './arguments.js';
+import { byteLengthOf } from '../typed-arrays.js';
 import { Closable } from './handle-guard.js';
 
 export interface VcpuCreateOptions {
@@ -31,17 +35,58 @@ export interface LogicalAccessOptions {
   inject?: boolean;
 }
 
-function logicalFields(opts: LogicalAccessOptions): { flags: number; key: number; ar: number } {
-  const key = checkAccessKey(opts.key);
-  const ar = opts.ar === undefined ? 0 : checkU8(opts.ar, 'options.ar');
-  const flags = (key === undefined ? 0 : MEMOP_F.SKEY_PROTECTION) | (opts.inject === true ? MEMOP_F.INJECT_EXCEPTION : 0);
-  return { flags, key: key ?? 0, ar };
+interface LogicalFields {
+  flags: number;
+  key: number;
+  ar: number;
+  /** The access key as given (undefined: no key checking), for the exception's words. */
+  accessKey: number | undefined;
 }
 
+/** The options of a logical access, each field read once, then checked. */
+function logicalFields(opts: unknown): LogicalFields {
+  const options = checkOptions(opts);
+  const keyValue = readOption(options, 'key');
+  const arValue = readOption(options, 'ar');
+  const injectValue = readOption(options, 'inject');
+  const accessKey = checkAccessKey(keyValue);
+  const ar = arValue === undefined ? 0 : checkU8(arValue, 'options.ar');
+  const flags = (accessKey === undefined ? 0 : MEMOP_F.SKEY_PROTECTION) | (injectValue === true ? MEMOP_F.INJECT_EXCEPTION : 0);
+  return { flags, key: accessKey ?? 0, ar, accessKey };
+}
+
+/**
+ * A register array snapshot: `value.length` and each element read once, by index (holes read
+ * as undefined and are refused), never through map() or another method a subclass or Proxy
+ * could redirect.
+ */
 function checkRegisterArray<T>(value: unknown, name: string, check: (v: unknown, n: string) => T, count: number): T[] {
-  if (!Array.isArray(value)) throw new ArgumentTypeError(`The "${name}" argument must be an array of ${count} values`);
-  if (value.length !== count) throw new ArgumentRangeError('ERR_OUT_OF_RANGE', `"${name}" must hold exactly ${count} values, not ${value.length}`);
-  return value.map((v, i) => check(v, `${name}[${i}]`));
+  const elements: unknown[] = new Array<unknown>(count);
+  let length: unknown;
+  try {
+    // Array.isArray throws for a revoked Proxy.
+    if (!Array.isArray(value)) throw new ArgumentTypeError(`The "${name}" argument must be an array of ${count} values`);
+    length = value.length;
+    if (length === count) for (let i = 0; i < count; i++) elements[i] = value[i];
+  } catch (err) {
+    throw err instanceof ArgumentTypeError ? err : unreadable(name, err);
+  }
+  if (length !== count) throw new ArgumentRangeError('ERR_OUT_OF_RANGE', `"${name}" must hold exactly ${count} values, not ${String(length)}`);
+  const checked: T[] = [];
+  for (let i = 0; i < count; i++) checked.push(check(elements[i], `${name}[${i}]`));
+  return checked;
+}
+
+function checkPsw(value: unknown): Psw {
+  if (typeof value !== 'object' || value === null) throw new ArgumentTypeError('The "psw" argument must be { mask, addr }');
+  let mask: unknown, addr: unknown;
+  try {
+    mask = (value as Record<string, unknown>).mask;
+    addr = (value as Record<string, unknown>).addr;
+  } catch (err) {
+    throw unreadable('psw', err);
+  }
+  return { mask: checkU64(mask, 'psw.mask'), addr: checkU64(addr, 'psw.addr') };
 }
 
 export class Vcpu extends Closable {
@@ -77,14 +122,16 @@ export class Vcpu extends Closable {
   /** Sets PSW, control registers, access registers and/or prefix for the very next memop. */
   setState(update: VcpuStateUpdate): void {
     if (typeof update !== 'object' || update === null) throw new ArgumentTypeError('The "update" argument must be an object');
+    // Each field once, then every check, then the one call: a failed check changes nothing.
+    const psw = readOption(update, 'psw', 'update');
+    const cr = readOption(update, 'cr', 'update');
+    const ar = readOption(update, 'ar', 'update');
+    const prefix = readOption(update, 'prefix', 'update');
     const checked: VcpuStateUpdate = {};
-    if (update.psw !== undefined) {
-      if (typeof update.psw !== 'object' || update.psw === null) throw new ArgumentTypeError('The "psw" argument must be { mask, addr }');
-      checked.psw = { mask: checkU64(update.psw.mask, 'psw.mask'), addr: checkU64(update.psw.addr, 'psw.addr') };
-    }
-    if (update.cr !== undefined) checked.cr = checkRegisterArray(update.cr, 'cr', checkU64, NUM_CRS);
-    if (update.ar !== undefined) checked.ar = checkRegisterArray(update.ar, 'ar', checkU32, NUM_ACRS);
-    if (update.prefix !== undefined) checked.prefix = checkU32(update.prefix, 'prefix');
+    if (psw !== undefined) checked.psw = checkPsw(psw);
+    if (cr !== undefined) checked.cr = checkRegisterArray(cr, 'cr', checkU64, NUM_CRS);
+    if (ar !== undefined) checked.ar = checkRegisterArray(ar, 'ar', checkU32, NUM_ACRS);
+    if (prefix !== undefined) checked.prefix = checkU32(prefix, 'prefix');
     this.assertOpen('KVM_SET_SREGS');
     this.#handle.setState(checked);
   }
@@ -108,31 +155,32 @@ export class Vcpu extends Closable {
   }
 
   /** LOGICAL_READ; throws AccessException on a program-interruption code. */
-  read(gaddr: number | bigint, length: number, opts: LogicalAccessOptions = {}): Uint8Array {
+  read(gaddr: number | bigint, length: number, opts?: LogicalAccessOptions): Uint8Array {
+    const { accessKey, ...fields } = logicalFields(opts);
     const addr = checkU64(gaddr, 'gaddr');
     const size = checkLength(length);
-    const fields = logicalFields(opts);
     const buf = new Uint8Array(size);
     const r = this.memop({ op: MEMOP.LOGICAL_READ, gaddr: addr, size, buf, ...fields });
-    if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'fetch', gaddr: addr, length: size, key: opts.key, space: 'logical' });
+    if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'fetch', gaddr: addr, length: size, key: accessKey, space: 'logical' });
     return buf;
   }
 
   /** LOGICAL_WRITE; throws AccessException on a program-interruption code. */
-  write(gaddr: number | bigint, data: Uint8Array, opts: LogicalAccessOptions = {}): void {
+  write(gaddr: number | bigint, data: Uint8Array, opts?: LogicalAccessOptions): void {
+    const { accessKey, ...fields } = logicalFields(opts);
     const addr = checkU64(gaddr, 'gaddr');
     const buf = checkBytes(data, 'data');
-    const fields = logicalFields(opts);
-    const r = this.memop({ op: MEMOP.LOGICAL_WRITE, gaddr: addr, size: buf.length, buf, ...fields });
-    if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'store', gaddr: addr, length: buf.length, key: opts.key, space: 'logical' });
+    const size = byteLengthOf(buf);
+    const r = this.memop({ op: MEMOP.LOGICAL_WRITE, gaddr: addr, size, buf, ...fields });
+    if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'store', gaddr: addr, length: size, key: accessKey, space: 'logical' });
   }
 
   /** CHECK_ONLY: 0 when the access would succeed, else its program-interruption code. */
-  check(gaddr: number | bigint, length: number, mode: 'read' | 'write', opts: LogicalAccessOptions = {}): number {
+  check(gaddr: number | bigint, length: number, mode: 'read' | 'write', opts?: LogicalAccessOptions): number {
+    const { flags, key, ar } = logicalFields(opts);
     const op = mode === 'read' ? MEMOP.LOGICAL_READ : mode === 'write' ? MEMOP.LOGICAL_WRITE : undefined;
     if (op === undefined) throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `mode must be 'read' or 'write'`);
-    const fields = logicalFields(opts);
-    return this.memop({ op, gaddr: checkU64(gaddr, 'gaddr'), size: checkLength(length), ...fields, flags: fields.flags | MEMOP_F.CHECK_ONLY });
+    return this.memop({ op, gaddr: checkU64(gaddr, 'gaddr'), size: checkLength(length), key, ar, flags: flags | MEMOP_F.CHECK_ONLY });
   }
 
   readSida(offset: number, length: number): Uint8Array {
@@ -144,7 +192,7 @@ export class Vcpu extends Closable {
 
   writeSida(offset: number, data: Uint8Array): void {
     const buf = checkBytes(data, 'data');
-    this.memop({ op: MEMOP.SIDA_WRITE, size: buf.length, buf, sidaOffset: checkU32(offset, 'offset') });
+    this.memop({ op: MEMOP.SIDA_WRITE, size: byteLengthOf(buf), buf, sidaOffset: checkU32(offset, 'offset') });
   }
 
   close(): void {

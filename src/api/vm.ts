@@ -9,12 +9,20 @@ import {
   checkInteger,
   checkLength,
   checkMemOpDesc,
+  checkOptionalBoolean,
+  checkOptions,
   checkU32,
   checkU64,
+  readOption,
+  snapshotBytes,
   type MemOpDesc,
 } from './arguments.js';
+import { byteLengthOf, copyInto } from '../typed-arrays.js';
 import { Closable } from './handle-guard.js';
 import { Vcpu, type VcpuCreateOptions } from './vcpu.js';
+
+/** A protected vcpu's SIDA holds 1..256 pages (the SIE block's sidad size field is a byte). */
+const MAX_SIDA_PAGES = 256;
 
 export interface KeyOption {
   /** Access key 0..15 (sets SKEY_PROTECTION); absent = no key checking. */
@@ -64,10 +72,11 @@ export class Vm extends Closable {
    * KVM_S390_GET_SKEYS; null when the VM does not use storage keys yet (GET_SKEYS_NONE).
    * `flags` is the struct's flags field, which the kernel requires to be 0.
    */
-  getStorageKeys(startGfn: number | bigint, count: number, opts: SkeysOptions = {}): Uint8Array | null {
+  getStorageKeys(startGfn: number | bigint, count: number, opts?: SkeysOptions): Uint8Array | null {
+    const flagsValue = readOption(checkOptions(opts), 'flags');
     const gfn = checkU64(startGfn, 'startGfn');
     checkInteger(count, 'count', 0, Number.MAX_SAFE_INTEGER);
-    const flags = opts.flags === undefined ? 0 : checkU32(opts.flags, 'options.flags');
+    const flags = flagsValue === undefined ? 0 : checkU32(flagsValue, 'options.flags');
     this.assertOpen('KVM_S390_GET_SKEYS');
     const out = new Uint8Array(count >= 1 && count <= SKEYS_MAX ? count : 0);
     const r = this.#handle.getStorageKeys(gfn, count, out, flags);
@@ -76,26 +85,33 @@ export class Vm extends Closable {
   }
 
   /** KVM_S390_SET_SKEYS: one key byte per 4 KiB page from `startGfn` on. */
-  setStorageKeys(startGfn: number | bigint, keys: Uint8Array, opts: SkeysOptions = {}): void {
+  setStorageKeys(startGfn: number | bigint, keys: Uint8Array, opts?: SkeysOptions): void {
+    const flagsValue = readOption(checkOptions(opts), 'flags');
     const gfn = checkU64(startGfn, 'startGfn');
-    checkBytes(keys, 'keys');
-    const flags = opts.flags === undefined ? 0 : checkU32(opts.flags, 'options.flags');
+    // Taken after the options were read: a getter there cannot change the keys' length.
+    const keyBytes = snapshotBytes(checkBytes(keys, 'keys'));
+    const flags = flagsValue === undefined ? 0 : checkU32(flagsValue, 'options.flags');
     this.assertOpen('KVM_S390_SET_SKEYS');
-    const r = this.#handle.setStorageKeys(gfn, keys, flags);
+    const r = this.#handle.setStorageKeys(gfn, keyBytes, flags);
     if (r < 0) throw new KvmError(-r, 'KVM_S390_SET_SKEYS');
   }
 
-  createVcpu(id: number, opts: VcpuCreateOptions = {}): Vcpu {
+  createVcpu(id: number, opts?: VcpuCreateOptions): Vcpu {
+    const options = checkOptions(opts);
+    const protectedValue = readOption(options, 'protected');
+    const sidaPagesValue = readOption(options, 'sidaPages');
     checkInteger(id, 'id', 0, 0xffff_ffff);
+    const isProtected = checkOptionalBoolean(protectedValue, 'options.protected') === true;
+    const sidaPages = sidaPagesValue === undefined ? undefined : checkInteger(sidaPagesValue, 'options.sidaPages', 1, MAX_SIDA_PAGES);
     this.assertOpen('KVM_CREATE_VCPU');
-    return new Vcpu(this.#handle.createVcpu(id, { protected: opts.protected === true, sidaPages: opts.sidaPages }));
+    return new Vcpu(this.#handle.createVcpu(id, { protected: isProtected, sidaPages }));
   }
 
   /** Reads `length` absolute bytes; throws AccessException on a program-interruption code. */
-  read(gaddr: number | bigint, length: number, opts: KeyOption = {}): Uint8Array {
+  read(gaddr: number | bigint, length: number, opts?: KeyOption): Uint8Array {
+    const key = keyOption(opts);
     const addr = checkU64(gaddr, 'gaddr');
     const size = checkLength(length);
-    const key = checkAccessKey(opts.key);
     const buf = new Uint8Array(size);
     const r = this.memop({ op: MEMOP.ABSOLUTE_READ, gaddr: addr, size, buf, ...keyFields(key) });
     if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'fetch', gaddr: addr, length: size, key, space: 'absolute' });
@@ -103,19 +119,20 @@ export class Vm extends Closable {
   }
 
   /** Writes `data` to absolute storage; throws AccessException on a program-interruption code. */
-  write(gaddr: number | bigint, data: Uint8Array, opts: KeyOption = {}): void {
+  write(gaddr: number | bigint, data: Uint8Array, opts?: KeyOption): void {
+    const key = keyOption(opts);
     const addr = checkU64(gaddr, 'gaddr');
     const buf = checkBytes(data, 'data');
-    const key = checkAccessKey(opts.key);
-    const r = this.memop({ op: MEMOP.ABSOLUTE_WRITE, gaddr: addr, size: buf.length, buf, ...keyFields(key) });
-    if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'store', gaddr: addr, length: buf.length, key, space: 'absolute' });
+    const size = byteLengthOf(buf);
+    const r = this.memop({ op: MEMOP.ABSOLUTE_WRITE, gaddr: addr, size, buf, ...keyFields(key) });
+    if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'store', gaddr: addr, length: size, key, space: 'absolute' });
   }
 
   /** CHECK_ONLY: 0 when the access would succeed, else its program-interruption code. */
-  check(gaddr: number | bigint, length: number, mode: 'read' | 'write', opts: KeyOption = {}): number {
+  check(gaddr: number | bigint, length: number, mode: 'read' | 'write', opts?: KeyOption): number {
+    const key = keyOption(opts);
     const op = mode === 'read' ? MEMOP.ABSOLUTE_READ : mode === 'write' ? MEMOP.ABSOLUTE_WRITE : undefined;
     if (op === undefined) throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `mode must be 'read' or 'write'`);
-    const key = checkAccessKey(opts.key);
     return this.memop({ op, gaddr: checkU64(gaddr, 'gaddr'), size: checkLength(length), flags: MEMOP_F.CHECK_ONLY | keyFlag(key), key: key ?? 0 });
   }
 
@@ -124,19 +141,22 @@ export class Vm extends Closable {
     gaddr: number | bigint,
     expected: Uint8Array,
     replacement: Uint8Array,
-    opts: KeyOption = {},
+    opts?: KeyOption,
   ): CompareAndExchangeResult {
+    const key = keyOption(opts);
     const addr = checkU64(gaddr, 'gaddr');
-    checkBytes(expected, 'expected');
-    checkBytes(replacement, 'replacement');
-    if (expected.length !== replacement.length) {
-      throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `expected (${expected.length} bytes) and replacement (${replacement.length} bytes) must have the same length`);
+    const expectedLength = byteLengthOf(checkBytes(expected, 'expected'));
+    const replacementLength = byteLengthOf(checkBytes(replacement, 'replacement'));
+    if (expectedLength !== replacementLength) {
+      throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `expected (${expectedLength} bytes) and replacement (${replacementLength} bytes) must have the same length`);
     }
-    const key = checkAccessKey(opts.key);
-    const old = expected.slice();
-    const r = this.memop({ op: MEMOP.ABSOLUTE_CMPXCHG, gaddr: addr, size: old.length, buf: replacement, old, ...keyFields(key) });
-    if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'store', gaddr: addr, length: old.length, key, space: 'absolute' });
-    const exchanged = old.every((byte, i) => byte === expected[i]);
+    // A copy made without expected.slice(), which would ask a subclass for its species.
+    const old = new Uint8Array(expectedLength);
+    copyInto(old, expected, 0);
+    const r = this.memop({ op: MEMOP.ABSOLUTE_CMPXCHG, gaddr: addr, size: expectedLength, buf: replacement, old, ...keyFields(key) });
+    if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'store', gaddr: addr, length: expectedLength, key, space: 'absolute' });
+    let exchanged = true;
+    for (let i = 0; i < expectedLength; i++) if (old[i] !== expected[i]) exchanged = false;
     return { exchanged, actual: old };
   }
 
@@ -147,6 +167,11 @@ export class Vm extends Closable {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/** The `key` of a KeyOption argument, read once. */
+function keyOption(opts: unknown): number | undefined {
+  return checkAccessKey(readOption(checkOptions(opts), 'key'));
 }
 
 function keyFlag(key: number | undefined): number {

@@ -9,6 +9,7 @@ import type { AbsoluteStorage } from './storage.js';
 import type { StorageKeys } from './storage-keys.js';
 import { describeKeyRule, keyAllowsAccess } from './key-protection.js';
 import { type FaultRecorder, hex } from './faults.js';
+import { copyInto, zeroFill } from '../typed-arrays.js';
 
 export interface AbsoluteMachine {
   readonly storage: AbsoluteStorage;
@@ -164,7 +165,7 @@ function absoluteCmpxchg(m: AbsoluteMachine, req: MemOpRequest): number {
   const old = req.old;
   // Protection is raised whether or not the comparison would succeed (store-type access).
   if (key !== 0 && !keyAllowsAccess(m.keys.get(Math.floor(abs / PAGE_SIZE)), key, true)) {
-    old.fill(0, 0, size);
+    zeroFill(old, 0, size);
     return keyRefused(m, abs, key, true);
   }
   const offset = abs % PAGE_SIZE;
@@ -179,9 +180,9 @@ function absoluteCmpxchg(m: AbsoluteMachine, req: MemOpRequest): number {
   if (equal) {
     m.storage.writeWithinPage(abs, req.buf, 0, size);
   } else if (current === undefined) {
-    old.fill(0, 0, size);
+    zeroFill(old, 0, size);
   } else {
-    old.set(current.subarray(offset, offset + size));
+    copyInto(old, current.subarray(offset, offset + size), 0);
   }
   return 0;
 }

@@ -2,6 +2,7 @@
 import { ERRNO, MEMOP, PAGE_SIZE } from '../abi/constants.js';
 import { hasFlagsOutside } from '../abi/flags.js';
 import type { MemOpRequest } from '../contract.js';
+import { copyInto, plainView } from '../typed-arrays.js';
 import type { EmulatedVcpu } from './vcpu.js';
 
 const U32_LIMIT = 0x1_0000_0000;
@@ -15,7 +16,7 @@ export function sidaMemop(vcpu: EmulatedVcpu, req: MemOpRequest): number {
   if (end > sidaSize) return -ERRNO.E2BIG;
   if (vcpu.sida === null) return -ERRNO.EINVAL;
   if (req.buf === null) return -ERRNO.EFAULT;
-  if (req.op === MEMOP.SIDA_READ) req.buf.set(vcpu.sida.subarray(req.sidaOffset, end));
-  else vcpu.sida.set(req.buf.subarray(0, req.size), req.sidaOffset);
+  if (req.op === MEMOP.SIDA_READ) copyInto(req.buf, vcpu.sida.subarray(req.sidaOffset, end), 0);
+  else copyInto(vcpu.sida, plainView(req.buf, 0, req.size), req.sidaOffset);
   return 0;
 }

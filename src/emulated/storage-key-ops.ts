@@ -3,6 +3,7 @@
 import { ERRNO, GET_SKEYS_NONE, SKEYS_MAX } from '../abi/constants.js';
 import type { AbsoluteMachine } from './absolute-memop.js';
 import { STORAGE_KEY } from './storage-keys.js';
+import { byteLengthOf, plainView } from '../typed-arrays.js';
 
 /** How many of the `count` gfns from `startGfn` on lie inside guest memory. */
 function keysInMemory(m: AbsoluteMachine, startGfn: bigint, count: number): number {
@@ -21,9 +22,8 @@ export function getStorageKeys(m: AbsoluteMachine, startGfn: bigint, count: numb
 
 export function setStorageKeys(m: AbsoluteMachine, startGfn: bigint, keys: Uint8Array, flags: number): number {
   if (flags !== 0) return -ERRNO.EINVAL;
-  // A detached buffer holds 0 keys; its .length is not trusted alone (see api/arguments.ts
-  // byteCount: V8 11.3 can report a detached view's old length in optimized code).
-  const count = keys.length !== 0 && keys.byteOffset + keys.length <= keys.buffer.byteLength ? keys.length : 0;
+  // A detached buffer holds 0 keys. Nothing is looked up on `keys` itself (see typed-arrays.ts).
+  const count = byteLengthOf(keys);
   if (count < 1 || count > SKEYS_MAX) return -ERRNO.EINVAL;
   // Key handling is switched on before the keys are looked at, so it stays on even when
   // this call then fails.
@@ -36,13 +36,13 @@ export function setStorageKeys(m: AbsoluteMachine, startGfn: bigint, keys: Uint8
     // Every reserved bit is refused before any key changes; then keys are set in order
     // until the first gfn outside memory.
     if (firstReserved(keys, count) < count) return -ERRNO.EINVAL;
-    m.keys.writeFrom(start, inMemory < count ? keys.subarray(0, inMemory) : keys);
+    m.keys.writeFrom(start, plainView(keys, 0, inMemory < count ? inMemory : count));
     return inMemory < count ? -ERRNO.EFAULT : 0;
   }
   // One key at a time: EFAULT at the first gfn outside memory, EINVAL at the first reserved bit.
   const reserved = firstReserved(keys, inMemory);
   const stored = Math.min(reserved, inMemory);
-  m.keys.writeFrom(start, keys.subarray(0, stored));
+  m.keys.writeFrom(start, plainView(keys, 0, stored));
   if (stored === count) return 0;
   return stored === inMemory ? -ERRNO.EFAULT : -ERRNO.EINVAL;
 }
