@@ -348,3 +348,29 @@ describe('vcpus as the kernel keeps them (items 5, 6, 8)', () => {
     expect(vm.storage.touchedPages).toBe(0);
   });
 });
+
+describe('PageTableBuilder refuses what a table of its top level cannot map (item 7)', () => {
+  const area = { start: 0x100000n, end: 0x200000n };
+  it('refuses instead of aliasing, shrinking, guessing or wrapping', async () => {
+    const { PageTableBuilder } = await import('../src/index.js');
+    const { vm, close } = emulatedVm();
+    const segment = new PageTableBuilder(vm, { tableArea: area, top: 'segment' });
+    segment.map(0n, 4096, 0x300000n);
+    // 0x80000000 has SX 0 again under a segment table: it would alias va 0.
+    expect(() => segment.map(0x8000_0000n, 4096, 0x301000n)).toThrow(code('ERR_OUT_OF_RANGE'));
+    expect(() => segment.map(0x7fff_f000n, 8192, 0x301000n)).toThrow(code('ERR_OUT_OF_RANGE'));
+    expect(() => segment.map(0n, 0x8000_0000n, 0n, { frame: '2g' })).toThrow(code('ERR_INVALID_ARG_VALUE'));
+    expect(() => segment.map(0n, 4096, 0n, { frame: '2m' as never })).toThrow(code('ERR_INVALID_ARG_VALUE'));
+    expect(() => segment.map(0n, -4096, 0n)).toThrow(code('ERR_OUT_OF_RANGE'));
+    const top = new PageTableBuilder(vm, { tableArea: { start: 0x200000n, end: 0x400000n } });
+    expect(() => top.map(0xffff_ffff_ffff_f000n, 8192, 0x300000n)).toThrow(code('ERR_OUT_OF_RANGE'));
+    expect(() => top.map(0x1000n, 8192, 0xffff_ffff_ffff_f000n)).toThrow(code('ERR_OUT_OF_RANGE'));
+    expect(() => new PageTableBuilder(vm, { tableArea: area, top: 'region-zero' as never })).toThrow(code('ERR_INVALID_ARG_VALUE'));
+    // What was mapped before still translates to its own frame.
+    const vcpu = vm.createVcpu(0);
+    vm.write(0x300000n, Uint8Array.of(0x11));
+    vcpu.setState({ psw: { mask: 0x0400_0001_8000_0000n, addr: 0n }, cr: Array.from({ length: 16 }, (_, i) => (i === 1 ? segment.asce : 0n)) });
+    expect(vcpu.read(0n, 1)).toEqual(Uint8Array.of(0x11));
+    close();
+  });
+});
