@@ -17,6 +17,10 @@ void ThrowRangeError(Napi::Env env, const std::string& message) {
   ThrowWithCode(Napi::RangeError::New(env, message), "ERR_OUT_OF_RANGE");
 }
 
+void ThrowBufferOutOfBounds(Napi::Env env, const std::string& message) {
+  ThrowWithCode(Napi::RangeError::New(env, message), "ERR_BUFFER_OUT_OF_BOUNDS");
+}
+
 static bool IntegerNumber(const Napi::CallbackInfo& info, size_t i, const char* name, double max, double* out) {
   Napi::Env env = info.Env();
   Napi::Value v = info[i];
@@ -79,14 +83,8 @@ bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* name, bool a
     napi_value ab;
     size_t offset = 0;
     if (napi_get_typedarray_info(env, v, &type, &length, &p, &ab, &offset) == napi_ok && type == napi_uint8_array) {
-      if (length == 0) {
-        // Only an empty view can be a detached one (a detached buffer reports length 0).
-        bool detached = false;
-        if (napi_is_detached_arraybuffer(env, ab, &detached) != napi_ok || detached) {
-          ThrowTypeError(info.Env(), std::string("The \"") + name + "\" argument's ArrayBuffer is detached");
-          return false;
-        }
-      }
+      // A detached buffer, or a resizable one shrunk below the view, reports length 0: it
+      // holds no bytes, exactly as the JS side sees it (callers compare with what they need).
       *data = length == 0 ? nullptr : static_cast<uint8_t*>(p);
       *len = *data == nullptr ? 0 : length;
       return true;

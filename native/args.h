@@ -13,6 +13,9 @@ namespace kvms390 {
 
 void ThrowTypeError(Napi::Env env, const std::string& message);
 void ThrowRangeError(Napi::Env env, const std::string& message);
+// RangeError code ERR_BUFFER_OUT_OF_BOUNDS: a buffer holds fewer bytes than the call needs (the
+// emulated backend throws the same for a buffer detached or shrunk after the argument check).
+void ThrowBufferOutOfBounds(Napi::Env env, const std::string& message);
 
 // Each getter returns false after throwing; the caller then returns env.Undefined().
 bool ArgFd(const Napi::CallbackInfo& info, size_t i, const char* name, int* out);
@@ -20,7 +23,8 @@ bool ArgU32(const Napi::CallbackInfo& info, size_t i, const char* name, uint32_t
 // A non-negative safe-integer number or a bigint below 2^64.
 bool ArgU64(const Napi::CallbackInfo& info, size_t i, const char* name, uint64_t* out);
 // A Uint8Array (Buffer included). With allow_null, null/undefined yields data == nullptr,
-// len == 0. A detached buffer yields len == 0.
+// len == 0. A detached (or shrunk out-of-bounds) buffer yields data == nullptr, len == 0: the
+// caller refuses it when it needs bytes.
 bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* name, bool allow_null, uint8_t** data, size_t* len);
 
 // A system-call result as a JS number: the value itself, or -errno.

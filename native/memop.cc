@@ -35,13 +35,17 @@ bool BuildMemOp(const Napi::CallbackInfo& info, int* fd, MemOp* m) {
     return false;
   }
   std::memcpy(m, desc, sizeof *m);
-  if (buf != nullptr && buf_len < m->size) {
-    ThrowRangeError(info.Env(), "The \"buf\" argument is shorter than the descriptor's size");
+  // A given buffer must hold what the kernel may touch; an empty, detached or shrunk view is
+  // refused here rather than passed on as a NULL pointer. Only null/undefined mean NULL.
+  bool buf_given = !info[2].IsNull() && !info[2].IsUndefined();
+  bool old_given = !info[3].IsNull() && !info[3].IsUndefined();
+  if (buf_given && buf_len < m->size) {
+    ThrowBufferOutOfBounds(info.Env(), "The \"buf\" argument holds fewer bytes than the descriptor's size (detached or shrunk?)");
     return false;
   }
   size_t old_need = m->size < memop::CMPXCHG_MAX_SIZE ? m->size : memop::CMPXCHG_MAX_SIZE;
-  if (old != nullptr && old_len < old_need) {
-    ThrowRangeError(info.Env(), "The \"old\" argument is shorter than min(size, 16)");
+  if (old_given && old_len < old_need) {
+    ThrowBufferOutOfBounds(info.Env(), "The \"old\" argument holds fewer bytes than min(size, 16) (detached or shrunk?)");
     return false;
   }
   m->buf = reinterpret_cast<uintptr_t>(buf);

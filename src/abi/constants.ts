@@ -92,6 +92,7 @@ export const ERRNO = {
   EINTR: 4,
   EIO: 5,
   E2BIG: 7,
+  ENOEXEC: 8,
   EBADF: 9,
   EAGAIN: 11,
   ENOMEM: 12,
@@ -107,6 +108,7 @@ export const ERRNO = {
   ENOSYS: 38,
   EOPNOTSUPP: 95,
   ENOBUFS: 105,
+  ELIBBAD: 80,
 } as const;
 export type ErrnoName = keyof typeof ERRNO;
 

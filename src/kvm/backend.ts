@@ -83,7 +83,7 @@ export function openKvmBackend(opts: OpenKvmOptions = {}): BackendHandle {
   try {
     addon = loadAddon();
   } catch (err) {
-    if (err instanceof AddonLoadError) fail(ERRNO.ENOENT, 'load kvm_s390.node', err.message);
+    if (err instanceof AddonLoadError) fail(err.errno, 'load kvm_s390.node', err.message);
     throw err;
   }
   const fd = addon.openDevice(device);
@@ -128,6 +128,8 @@ export function openKvmBackend(opts: OpenKvmOptions = {}): BackendHandle {
 class KvmBackend implements BackendHandle {
   readonly kind = 'kvm' as const;
   #closed = false;
+  /** VMs not closed yet: they map their vcpus' kvm_run through this fd, so it stays open for them. */
+  #openVms = 0;
 
   constructor(
     private readonly addon: NativeAddon,
@@ -155,8 +157,12 @@ class KvmBackend implements BackendHandle {
       if (typeof memory === 'number') fail(-memory, 'mmap', `${opts.memorySize} bytes of guest memory`);
       try {
         check(addon.setUserMemoryRegion(vmFd, 0, 0, 0n, memory), 'KVM_SET_USER_MEMORY_REGION');
-        const mmapSize = check(addon.getVcpuMmapSize(this.fd), 'KVM_GET_VCPU_MMAP_SIZE');
-        return new KvmVm(addon, vmFd, memory, mmapSize);
+        const vm = new KvmVm(addon, vmFd, memory, this.fd, () => {
+          this.#openVms--;
+          this.#closeFdWhenUnused();
+        });
+        this.#openVms++;
+        return vm;
       } catch (err) {
         memory.unmap();
         throw err;
@@ -170,7 +176,11 @@ class KvmBackend implements BackendHandle {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.addon.close(this.fd);
+    this.#closeFdWhenUnused();
+  }
+
+  #closeFdWhenUnused(): void {
+    if (this.#closed && this.#openVms === 0) this.addon.close(this.fd);
   }
 }
 
@@ -183,7 +193,9 @@ class KvmVm implements VmHandle {
     private readonly addon: NativeAddon,
     private readonly fd: number,
     private readonly memory: NativeMapping | null,
-    private readonly runSize: number,
+    /** /dev/kvm: the addon asks it for the kvm_run size of each vcpu it maps. */
+    private readonly kvmFd: number,
+    private readonly onClose: () => void,
   ) {}
 
   checkExtension(cap: number): number {
@@ -209,7 +221,7 @@ class KvmVm implements VmHandle {
     }
     const { addon } = this;
     const vcpuFd = check(addon.createVcpu(this.fd, id), 'KVM_CREATE_VCPU', `vcpu id ${id}`);
-    const run = addon.mmapVcpu(vcpuFd, this.runSize);
+    const run = addon.mmapVcpu(this.kvmFd, vcpuFd);
     if (typeof run === 'number') {
       addon.close(vcpuFd);
       fail(-run, 'mmap', 'the vcpu kvm_run area');
@@ -236,6 +248,7 @@ class KvmVm implements VmHandle {
     this.#closed = true;
     this.addon.close(this.fd);
     this.#releaseMemoryWhenUnused();
+    this.onClose();
   }
 
   #releaseMemoryWhenUnused(): void {
@@ -387,5 +400,5 @@ class KvmVcpu implements VcpuHandle {
  * it closes the fd.
  */
 export function vmHandleOverFd(fd: number): VmHandle {
-  return new KvmVm(loadAddon(), fd, null, 0);
+  return new KvmVm(loadAddon(), fd, null, -1, () => {});
 }
