@@ -43,6 +43,32 @@ function expectKvmError(fn: () => unknown, code: string, words: RegExp): KvmErro
   return e;
 }
 
+/**
+ * Runs `load` in a fresh module graph with KVM_S390_ADDON=file and returns what it threw
+ * (classes of a fresh graph differ from ours: compared by name).
+ */
+async function withAddonOverride(
+  file: string,
+  load: (fresh: { loader: typeof import('../src/kvm/loader.js'); backend: typeof import('../src/kvm/backend.js') }) => unknown,
+): Promise<{ name: string; errno: number; message: string }> {
+  const saved = process.env.KVM_S390_ADDON;
+  process.env.KVM_S390_ADDON = file;
+  try {
+    vi.resetModules();
+    const fresh = { loader: await import('../src/kvm/loader.js'), backend: await import('../src/kvm/backend.js') };
+    try {
+      load(fresh);
+    } catch (e) {
+      return { name: (e as Error).name, errno: (e as { errno: number }).errno, message: (e as Error).message };
+    }
+    throw new Error(`${file} loaded`);
+  } finally {
+    if (saved === undefined) delete process.env.KVM_S390_ADDON;
+    else process.env.KVM_S390_ADDON = saved;
+    vi.resetModules();
+  }
+}
+
 describe('loading the addon', () => {
   it('loads through node-gyp-build and exposes every function', () => {
     for (const name of ['openDevice', 'close', 'checkExtension', 'createVm', 'createVcpu', 'mmapGuest', 'mmapVcpu', 'memop', 'memopLoop', 'getSkeys', 'setSkeys', 'getSregs', 'setSregs', 'run', 'reset', 'getIrqState', 'setIrqState', 'abi'] as const) {
@@ -51,29 +77,12 @@ describe('loading the addon', () => {
   });
 
   it('explains a failed load in words and names what to do', async () => {
-    const saved = process.env.KVM_S390_ADDON;
-    process.env.KVM_S390_ADDON = '/nonexistent/kvm_s390.node';
-    try {
-      vi.resetModules();
-      const fresh = await import('../src/kvm/loader.js');
-      let err: unknown;
-      try {
-        fresh.loadAddon();
-      } catch (e) {
-        err = e;
-      }
-      expect(err).toBeInstanceOf(fresh.AddonLoadError);
-      const msg = (err as Error).message;
-      expect(msg).toContain('KVM_S390_ADDON=/nonexistent/kvm_s390.node');
-      expect(msg).toContain('No such file or directory');
-      expect((err as { errno: number }).errno).toBe(ERRNO.ENOENT);
-      expect(msg).toContain('npm_config_build_from_source=true');
-      expect(msg).toContain(`${process.platform}-${process.arch}`);
-    } finally {
-      if (saved === undefined) delete process.env.KVM_S390_ADDON;
-      else process.env.KVM_S390_ADDON = saved;
-      vi.resetModules();
-    }
+    const { errno, message } = await withAddonOverride('/nonexistent/kvm_s390.node', (fresh) => fresh.loader.loadAddon());
+    expect(message).toContain('KVM_S390_ADDON=/nonexistent/kvm_s390.node');
+    expect(message).toContain('No such file or directory');
+    expect(errno).toBe(ERRNO.ENOENT);
+    expect(message).toContain('npm_config_build_from_source=true');
+    expect(message).toContain(`${process.platform}-${process.arch}`);
   });
 });
 
@@ -152,25 +161,7 @@ describe('KVM_S390_MEM_OP on a non-KVM fd reaches the kernel through the full pa
 });
 
 describe('KVM_S390_ADDON loads native addons only, with a truthful errno', () => {
-  async function loadWith(file: string): Promise<{ errno: number; message: string }> {
-    const saved = process.env.KVM_S390_ADDON;
-    process.env.KVM_S390_ADDON = file;
-    try {
-      vi.resetModules();
-      const fresh = await import('../src/kvm/loader.js');
-      try {
-        fresh.loadAddon();
-      } catch (e) {
-        expect(e).toBeInstanceOf(fresh.AddonLoadError);
-        return { errno: (e as { errno: number }).errno, message: (e as Error).message };
-      }
-      throw new Error(`${file} loaded`);
-    } finally {
-      if (saved === undefined) delete process.env.KVM_S390_ADDON;
-      else process.env.KVM_S390_ADDON = saved;
-      vi.resetModules();
-    }
-  }
+  const loadWith = (file: string) => withAddonOverride(file, (fresh) => fresh.loader.loadAddon());
 
   it('a JavaScript file is never run; a file that is not a shared object is ENOEXEC; a foreign one ELIBBAD', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'kvm-s390-addon-'));
@@ -195,26 +186,11 @@ describe('KVM_S390_ADDON loads native addons only, with a truthful errno', () =>
     const dir = mkdtempSync(path.join(tmpdir(), 'kvm-s390-addon-'));
     const fake = path.join(dir, 'fake.node');
     writeFileSync(fake, 'not an ELF file');
-    const saved = process.env.KVM_S390_ADDON;
-    process.env.KVM_S390_ADDON = fake;
-    try {
-      vi.resetModules();
-      const fresh = await import('../src/kvm/backend.js');
-      // A fresh module graph has its own KvmError class: compare by name and code.
-      let caught: unknown;
-      try {
-        fresh.openKvmBackend();
-      } catch (e) {
-        caught = e;
-      }
-      expect(caught).toMatchObject({ name: 'KvmError', code: 'ENOEXEC', syscall: 'load kvm_s390.node' });
-      expect((caught as Error).message).toMatch(/Could not load the kvm-s390 native addon/);
-    } finally {
-      if (saved === undefined) delete process.env.KVM_S390_ADDON;
-      else process.env.KVM_S390_ADDON = saved;
-      vi.resetModules();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const { name, errno, message } = await withAddonOverride(fake, (fresh) => fresh.backend.openKvmBackend());
+    rmSync(dir, { recursive: true, force: true });
+    expect(name).toBe('KvmError');
+    expect(errno).toBe(ERRNO.ENOEXEC);
+    expect(message).toMatch(/load kvm_s390.node failed: ENOEXEC \(Could not load the kvm-s390 native addon/);
   });
 });
 
