@@ -57,7 +57,7 @@ const MAX_FRAGMENTS = MEM_OP_MAX_SIZE / PAGE_SIZE + 1;
  * the same vcpu mid-access either.
  */
 export interface LogicalAccess {
-  vcpu: EmulatedVcpu;
+  readonly vcpu: EmulatedVcpu;
   isStore: boolean;
   key: number;
   ar: number;
