@@ -117,3 +117,43 @@ describe('DAT entry addresses in unsigned 64-bit arithmetic', () => {
     expect(translate(s, 0xffff_ffff, asceLo, below, false, 0, { edat1: false, edat2: false }, out)).toBe(PGM.ADDRESSING);
   });
 });
+
+describe('DAT table-length and table-offset tests at their boundaries', () => {
+  const none = { edat1: false, edat2: false };
+  const out = (): Translation => ({ abs: 0, datProtected: false, pageProtected: false, detail: '' });
+  // Region-first table at 0x10000 (all entries invalid but one, set per test).
+  const space = (): AbsoluteStorage => {
+    const s = new AbsoluteStorage(1 << 24);
+    for (let i = 0; i < 2048; i++) u64(s, 0x10000 + i * 8, 0x20n | (3n << 2n));
+    return s;
+  };
+  const va = (index01: number, shift: bigint): ReturnType<typeof fromBigInt> => fromBigInt(BigInt(index01) << (shift + 9n), { hi: 0, lo: 0 });
+
+  it('the ASCE table length admits the first two bits of the top index up to TL, at every designation type', () => {
+    // DT 3: RFX01 is bits 0-1 (shift 53+9); DT 2: RSX01 (42+9); DT 1: RTX01 (31+9); DT 0: SX01 (20+9).
+    for (const [dt, shift] of [[3, 53n], [2, 42n], [1, 31n], [0, 20n]] as const) {
+      for (let tl = 0; tl < 4; tl++) {
+        for (let index01 = 0; index01 < 4; index01++) {
+          const o = out();
+          translate(space(), 0, 0x10000 | (dt << 2) | tl, va(index01, shift), false, 0, none, o);
+          expect(/exceeds the ASCE table length/.test(o.detail), `DT ${dt} TL ${tl} index01 ${index01}`).toBe(index01 > tl);
+        }
+      }
+    }
+  });
+
+  it('a region entry admits the next index from its table offset TF through its length TL', () => {
+    for (let tf = 0; tf < 4; tf++) {
+      for (let tl = 0; tl < 4; tl++) {
+        const s = space();
+        // RFX 0 → a region-second table at 0x20000 with offset TF and length TL.
+        u64(s, 0x10000, 0x20000n | (BigInt(tf) << 6n) | (3n << 2n) | BigInt(tl));
+        for (let rsx01 = 0; rsx01 < 4; rsx01++) {
+          const o = out();
+          translate(s, 0, 0x10000 | (3 << 2) | 3, va(rsx01, 42n), false, 0, none, o);
+          expect(/next index outside its table offset/.test(o.detail), `TF ${tf} TL ${tl} RSX01 ${rsx01}`).toBe(rsx01 < tf || rsx01 > tl);
+        }
+      }
+    }
+  });
+});
