@@ -374,3 +374,22 @@ describe('PageTableBuilder refuses what a table of its top level cannot map (ite
     close();
   });
 });
+
+describe('the exported struct codecs check what they are given', () => {
+  it('bad fields, orders and byte arrays are coded errors; each field is read once', async () => {
+    const { encodeMemOp, decodeMemOp, encodeSkeys, decodeSkeys } = await import('../src/index.js');
+    const fields = { gaddr: 1n, flags: 0n, size: 8, op: 0, buf: 0n, ar: 0, key: 0, oldAddr: 0n };
+    expect(decodeMemOp(encodeMemOp(fields, 'big'), 'big')).toMatchObject(fields);
+    expect(() => encodeMemOp({ ...fields, gaddr: -1n }, "big")).toThrow(code("ERR_OUT_OF_RANGE"));
+    expect(() => encodeMemOp({ ...fields, size: 'x' as never }, 'big')).toThrow(code('ERR_INVALID_ARG_TYPE'));
+    expect(() => encodeMemOp(fields, 'middle' as never)).toThrow(code('ERR_INVALID_ARG_VALUE'));
+    expect(() => encodeMemOp(fields, 'big', new Uint8Array(8))).toThrow(code('ERR_BUFFER_TOO_SMALL'));
+    expect(() => decodeMemOp(new Proxy(new Uint8Array(64), {}), 'big')).toThrow(code('ERR_INVALID_ARG_TYPE'));
+    expect(() => decodeSkeys(null as never, 'little')).toThrow(code('ERR_INVALID_ARG_TYPE'));
+    expect(() => encodeSkeys(null as never, 'little')).toThrow(code('ERR_INVALID_ARG_TYPE'));
+    let reads = 0;
+    const once = { ...fields, get gaddr() { reads++; return reads === 1 ? 5n : 'again'; } };
+    expect(decodeMemOp(encodeMemOp(once as never, 'little'), 'little').gaddr).toBe(5n);
+    expect(reads).toBe(1);
+  });
+});

@@ -1,6 +1,9 @@
 // Byte-exact encoders/decoders of the kernel structs, for either byte order. s390x stores
 // them big-endian; the codecs are what the ABI tests pin and what the native mirror is
 // compared against.
+import { checkOptions, checkU32, checkU64, checkU8, checkBytes, readOption } from '../api/arguments.js';
+import { ArgumentRangeError } from '../errors.js';
+import { byteLengthOf, plainView } from '../typed-arrays.js';
 import { MEM_OP_OFFSET, SKEYS_OFFSET, SREGS_OFFSET, STRUCT_SIZE, NUM_ACRS, NUM_CRS } from './constants.js';
 
 export type ByteOrder = 'big' | 'little';
@@ -23,25 +26,54 @@ export interface MemOpStruct {
   oldAddr: bigint;
 }
 
-export function encodeMemOp(m: MemOpStruct, order: ByteOrder, into = new Uint8Array(STRUCT_SIZE.kvm_s390_mem_op)): Uint8Array {
-  const le = order === 'little';
-  const v = new DataView(into.buffer, into.byteOffset, STRUCT_SIZE.kvm_s390_mem_op);
-  into.fill(0, 0, STRUCT_SIZE.kvm_s390_mem_op);
-  v.setBigUint64(MEM_OP_OFFSET.gaddr, m.gaddr, le);
-  v.setBigUint64(MEM_OP_OFFSET.flags, m.flags, le);
-  v.setUint32(MEM_OP_OFFSET.size, m.size, le);
-  v.setUint32(MEM_OP_OFFSET.op, m.op, le);
-  v.setBigUint64(MEM_OP_OFFSET.buf, m.buf, le);
-  v.setUint8(MEM_OP_OFFSET.ar, m.ar);
-  v.setUint8(MEM_OP_OFFSET.key, m.key);
-  v.setBigUint64(MEM_OP_OFFSET.old_addr, m.oldAddr, le);
-  if (m.sidaOffset !== undefined) v.setUint32(MEM_OP_OFFSET.sida_offset, m.sidaOffset, le);
-  return into;
+/** 'little' or 'big', nothing else: true for little-endian. */
+function littleEndian(order: unknown): boolean {
+  if (order !== 'little' && order !== 'big') throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `order must be 'big' or 'little'`);
+  return order === 'little';
+}
+
+/** A DataView over the first `size` bytes of a caller's Uint8Array, measured by the engine. */
+function structView(bytes: unknown, name: string, size: number): DataView {
+  const view = checkBytes(bytes, name);
+  const holds = byteLengthOf(view);
+  if (holds < size) throw new ArgumentRangeError('ERR_BUFFER_TOO_SMALL', `"${name}" holds ${holds} bytes; the struct needs ${size}`);
+  const plain = plainView(view, 0, size);
+  return new DataView(plain.buffer, plain.byteOffset, size);
+}
+
+export function encodeMemOp(m: MemOpStruct, order: ByteOrder, into?: Uint8Array): Uint8Array {
+  // Each field read once, then checked, then written: a getter cannot change what was checked.
+  const fields = checkOptions(m, 'struct') ?? {};
+  const read = (key: string) => readOption(fields, key, 'struct');
+  const gaddr = checkU64(read('gaddr'), 'struct.gaddr');
+  const flags = checkU64(read('flags'), 'struct.flags');
+  const size = checkU32(read('size'), 'struct.size');
+  const op = checkU32(read('op'), 'struct.op');
+  const buf = checkU64(read('buf'), 'struct.buf');
+  const ar = checkU8(read('ar'), 'struct.ar');
+  const key = checkU8(read('key'), 'struct.key');
+  const sidaValue = read('sidaOffset');
+  const oldAddr = checkU64(read('oldAddr'), 'struct.oldAddr');
+  const sidaOffset = sidaValue === undefined ? undefined : checkU32(sidaValue, 'struct.sidaOffset');
+  const le = littleEndian(order);
+  const target = into ?? new Uint8Array(STRUCT_SIZE.kvm_s390_mem_op);
+  const v = structView(target, 'into', STRUCT_SIZE.kvm_s390_mem_op);
+  for (let i = 0; i < STRUCT_SIZE.kvm_s390_mem_op; i += 4) v.setUint32(i, 0);
+  v.setBigUint64(MEM_OP_OFFSET.gaddr, gaddr, le);
+  v.setBigUint64(MEM_OP_OFFSET.flags, flags, le);
+  v.setUint32(MEM_OP_OFFSET.size, size, le);
+  v.setUint32(MEM_OP_OFFSET.op, op, le);
+  v.setBigUint64(MEM_OP_OFFSET.buf, buf, le);
+  v.setUint8(MEM_OP_OFFSET.ar, ar);
+  v.setUint8(MEM_OP_OFFSET.key, key);
+  v.setBigUint64(MEM_OP_OFFSET.old_addr, oldAddr, le);
+  if (sidaOffset !== undefined) v.setUint32(MEM_OP_OFFSET.sida_offset, sidaOffset, le);
+  return target;
 }
 
 export function decodeMemOp(bytes: Uint8Array, order: ByteOrder): Required<MemOpStruct> {
-  const le = order === 'little';
-  const v = new DataView(bytes.buffer, bytes.byteOffset, STRUCT_SIZE.kvm_s390_mem_op);
+  const le = littleEndian(order);
+  const v = structView(bytes, 'bytes', STRUCT_SIZE.kvm_s390_mem_op);
   return {
     gaddr: v.getBigUint64(MEM_OP_OFFSET.gaddr, le),
     flags: v.getBigUint64(MEM_OP_OFFSET.flags, le),
@@ -63,20 +95,27 @@ export interface SkeysStruct {
   flags: number;
 }
 
-export function encodeSkeys(s: SkeysStruct, order: ByteOrder, into = new Uint8Array(STRUCT_SIZE.kvm_s390_skeys)): Uint8Array {
-  const le = order === 'little';
-  const v = new DataView(into.buffer, into.byteOffset, STRUCT_SIZE.kvm_s390_skeys);
-  into.fill(0, 0, STRUCT_SIZE.kvm_s390_skeys);
-  v.setBigUint64(SKEYS_OFFSET.start_gfn, s.startGfn, le);
-  v.setBigUint64(SKEYS_OFFSET.count, s.count, le);
-  v.setBigUint64(SKEYS_OFFSET.skeydata_addr, s.skeydataAddr, le);
-  v.setUint32(SKEYS_OFFSET.flags, s.flags, le);
-  return into;
+export function encodeSkeys(s: SkeysStruct, order: ByteOrder, into?: Uint8Array): Uint8Array {
+  const fields = checkOptions(s, 'struct') ?? {};
+  const read = (key: string) => readOption(fields, key, 'struct');
+  const startGfn = checkU64(read('startGfn'), 'struct.startGfn');
+  const count = checkU64(read('count'), 'struct.count');
+  const skeydataAddr = checkU64(read('skeydataAddr'), 'struct.skeydataAddr');
+  const flags = checkU32(read('flags'), 'struct.flags');
+  const le = littleEndian(order);
+  const target = into ?? new Uint8Array(STRUCT_SIZE.kvm_s390_skeys);
+  const v = structView(target, 'into', STRUCT_SIZE.kvm_s390_skeys);
+  for (let i = 0; i < STRUCT_SIZE.kvm_s390_skeys; i += 4) v.setUint32(i, 0);
+  v.setBigUint64(SKEYS_OFFSET.start_gfn, startGfn, le);
+  v.setBigUint64(SKEYS_OFFSET.count, count, le);
+  v.setBigUint64(SKEYS_OFFSET.skeydata_addr, skeydataAddr, le);
+  v.setUint32(SKEYS_OFFSET.flags, flags, le);
+  return target;
 }
 
 export function decodeSkeys(bytes: Uint8Array, order: ByteOrder): SkeysStruct {
-  const le = order === 'little';
-  const v = new DataView(bytes.buffer, bytes.byteOffset, STRUCT_SIZE.kvm_s390_skeys);
+  const le = littleEndian(order);
+  const v = structView(bytes, 'bytes', STRUCT_SIZE.kvm_s390_skeys);
   return {
     startGfn: v.getBigUint64(SKEYS_OFFSET.start_gfn, le),
     count: v.getBigUint64(SKEYS_OFFSET.count, le),
