@@ -24,7 +24,6 @@ step() {
 }
 
 CACHE="${KVM_S390_CI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kvm-s390-ci}"
-SYSROOT="$CACHE/sysroot-forky-s390x"
 SCRATCH="$(mktemp -d /tmp/kvm-s390-s390x.XXXXXX)"
 trap 'rm -rf "$SCRATCH"' EXIT
 mkdir -p "$CACHE" "$ROOT/reports"
@@ -59,30 +58,10 @@ node ci/check-elf.mjs prebuilds/linux-x64/kvm-s390.node x64
   { echo "prebuilds/linux-s390x is older than native/: run npm run prebuild:s390x and commit it" >&2; exit 1; }
 
 # ---- 3. an s390x Node --------------------------------------------------------------------------
-step "s390x Node from Debian forky (private apt state, sysroot $SYSROOT)"
-if [ ! -x "$SYSROOT/usr/bin/node" ]; then
-  mirror="$(sed -n 's/^URIs: *\(http[^ ]*debian\)\/\{0,1\}$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)"
-  [ -n "$mirror" ] || mirror="$(sed -n 's/^deb \(\[[^]]*\] \)\{0,1\}\(http[^ ]*debian\)\/\{0,1\} .*/\2/p' /etc/apt/sources.list 2>/dev/null | head -1)"
-  mirror="${mirror:-http://deb.debian.org/debian}"
-  A="$CACHE/apt"
-  rm -rf "$A"
-  mkdir -p "$A/lists/partial" "$A/cache/archives/partial" "$A/etc"
-  : >"$A/status"
-  echo "deb [arch=s390x signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror forky main" >"$A/etc/sources.list"
-  APT=(-o Dir::State::Status="$A/status" -o Dir::State::Lists="$A/lists" -o Dir::Cache="$A/cache"
-    -o Dir::Etc::SourceList="$A/etc/sources.list" -o Dir::Etc::SourceParts=/nonexistent
-    -o APT::Architecture=s390x -o APT::Architectures::=s390x -o Debug::NoLocking=1
-    -o APT::Install-Recommends=false -o APT::Sandbox::User=root)
-  apt-get "${APT[@]}" update -qq
-  apt-get "${APT[@]}" install -y -qq --download-only nodejs >/dev/null
-  rm -rf "$SYSROOT.tmp"
-  mkdir -p "$SYSROOT.tmp"
-  for deb in "$A"/cache/archives/*.deb; do dpkg -x "$deb" "$SYSROOT.tmp"; done
-  [ -e "$SYSROOT.tmp/lib" ] || ln -s usr/lib "$SYSROOT.tmp/lib"
-  rm -rf "$SYSROOT"
-  mv "$SYSROOT.tmp" "$SYSROOT"
-  echo "sysroot: $(du -sh "$SYSROOT" | cut -f1) from $(ls "$A"/cache/archives/*.deb | wc -l) packages of $mirror"
-fi
+step "s390x Node from Debian forky (private apt state, sysroot under $CACHE)"
+# shellcheck source=lib/debian-s390x.sh
+source ci/lib/debian-s390x.sh
+SYSROOT="$(debian_node_sysroot)"
 S390X_NODE="$SYSROOT/usr/bin/node"
 export QEMU_LD_PREFIX="$SYSROOT"
 echo "s390x node $(qemu-s390x -L "$SYSROOT" "$S390X_NODE" --version)," \
@@ -98,12 +77,7 @@ fi
 # ---- 4. the suite under emulation -----------------------------------------------------------
 step "scratch copy of the tree with s390x test-runner packages"
 W="$SCRATCH/tree"
-mkdir -p "$W"
-tar --exclude=./node_modules --exclude=./build --exclude=./.git --exclude=./reports -cf - . | tar -xf - -C "$W"
-cp -a node_modules "$W/node_modules"
-(cd "$W" && npm install --ignore-scripts --no-audit --no-fund --cpu=s390x --os=linux --libc=glibc >"$SCRATCH/npm-s390x.log" 2>&1) ||
-  { cat "$SCRATCH/npm-s390x.log"; exit 1; }
-rm -rf "$W/build" # node-gyp-build prefers build/Release over prebuilds, whatever its architecture
+bash ci/lib/s390x-tree.sh "$W"
 
 run_s390x() {
   (cd "$W" && KVM_S390_UNDER_QEMU_USER=1 qemu-s390x -L "$SYSROOT" "$S390X_NODE" "$@")

@@ -44,6 +44,13 @@ struct Skeys {                // struct kvm_s390_skeys
   uint32_t reserved[9];
 };
 
+struct Keyop {                // struct kvm_s390_keyop (newest kernels)
+  uint64_t guest_addr;        // 0
+  uint8_t key;                // 8: in for SSKE, out: the previous key (RRBE: its R and C bits)
+  uint8_t operation;          // 9
+  uint8_t pad[6];             // 10
+};
+
 struct UserMemoryRegion {     // struct kvm_userspace_memory_region
   uint32_t slot;
   uint32_t flags;
@@ -102,7 +109,7 @@ struct RunHead {
   uint64_t apic_base;                 // 0x18
   uint64_t psw_mask;                  // 0x20 (s390: struct kvm_run's psw_mask)
   uint64_t psw_addr;                  // 0x28
-  uint8_t exit_union[256];            // 0x30
+  uint8_t exit_union[256];            // 0x30 s390_sieic.icptcode first
   uint64_t kvm_valid_regs;            // 0x130
   uint64_t kvm_dirty_regs;            // 0x138
   uint64_t prefix;                    // 0x140 s.regs.prefix
@@ -128,6 +135,7 @@ constexpr uint32_t S390_GET_SKEYS = Ioc(kIocWrite, 0xb2, sizeof(Skeys));
 constexpr uint32_t S390_SET_SKEYS = Ioc(kIocWrite, 0xb3, sizeof(Skeys));
 constexpr uint32_t S390_SET_IRQ_STATE = Ioc(kIocWrite, 0xb5, sizeof(IrqState));
 constexpr uint32_t S390_GET_IRQ_STATE = Ioc(kIocWrite, 0xb6, sizeof(IrqState));
+constexpr uint32_t S390_KEYOP = Ioc(kIocRead | kIocWrite, 0x53, sizeof(Keyop));
 constexpr uint32_t S390_NORMAL_RESET = Ioc(kIocNone, 0xc3, 0);
 constexpr uint32_t S390_CLEAR_RESET = Ioc(kIocNone, 0xc4, 0);
 }  // namespace ioctl
@@ -146,6 +154,10 @@ constexpr uint32_t EXT_CAP_BASE = 1, EXT_CAP_CMPXCHG = 2;
 constexpr uint32_t MAX_SIZE = 65536;
 constexpr uint32_t CMPXCHG_MAX_SIZE = 16;
 }  // namespace memop
+
+namespace keyop {
+constexpr uint32_t ISKE = 1, RRBE = 2, SSKE = 3;
+}
 
 namespace sync {
 constexpr uint64_t PREFIX = 0x1, GPRS = 0x2, ACRS = 0x4, CRS = 0x8, ARCH0 = 0x10,
@@ -170,6 +182,7 @@ static_assert(offsetof(MemOp, u.s.ar) == 32 && offsetof(MemOp, u.s.key) == 33 &&
 static_assert(sizeof(Skeys) == 64 && offsetof(Skeys, count) == 8 && offsetof(Skeys, skeydata_addr) == 16 &&
                   offsetof(Skeys, flags) == 24,
               "kvm_s390_skeys");
+static_assert(sizeof(Keyop) == 16 && offsetof(Keyop, key) == 8 && offsetof(Keyop, operation) == 9, "kvm_s390_keyop");
 static_assert(sizeof(UserMemoryRegion) == 32, "kvm_userspace_memory_region");
 static_assert(sizeof(Sregs) == 192 && offsetof(Sregs, crs) == 64, "kvm_sregs (s390)");
 static_assert(sizeof(PgmInfo) == 40 && offsetof(PgmInfo, code) == 28 && offsetof(PgmInfo, exc_access_id) == 34,
@@ -184,7 +197,7 @@ static_assert(offsetof(RunHead, exit_reason) == 0x08 && offsetof(RunHead, psw_ma
               "kvm_run (s390) head");
 static_assert(ioctl::S390_MEM_OP == 0x4040AEB1u && ioctl::S390_GET_SKEYS == 0x4040AEB2u &&
                   ioctl::SET_SREGS == 0x40C0AE84u && ioctl::GET_SREGS == 0x80C0AE83u &&
-                  ioctl::SET_USER_MEMORY_REGION == 0x4020AE46u,
+                  ioctl::SET_USER_MEMORY_REGION == 0x4020AE46u && ioctl::S390_KEYOP == 0xC010AE53u,
               "spec §1.1 values");
 
 }  // namespace kvms390
@@ -218,6 +231,16 @@ static_assert(KVM_CAP_S390_MEM_OP_EXTENSION == cap::S390_MEM_OP_EXTENSION, "caps
 #endif
 #ifdef KVM_CAP_S390_KEYOP
 static_assert(KVM_CAP_S390_KEYOP == cap::S390_KEYOP, "caps");
+#endif
+#ifdef KVM_S390_KEYOP
+static_assert(KVM_S390_KEYOP == ioctl::S390_KEYOP, "KVM_S390_KEYOP");
+static_assert(KVM_S390_KEYOP_ISKE == keyop::ISKE && KVM_S390_KEYOP_RRBE == keyop::RRBE && KVM_S390_KEYOP_SSKE == keyop::SSKE,
+              "keyop operations");
+static_assert(sizeof(struct kvm_s390_keyop) == sizeof(Keyop) &&
+                  offsetof(struct kvm_s390_keyop, guest_addr) == offsetof(Keyop, guest_addr) &&
+                  offsetof(struct kvm_s390_keyop, key) == offsetof(Keyop, key) &&
+                  offsetof(struct kvm_s390_keyop, operation) == offsetof(Keyop, operation),
+              "kvm_s390_keyop");
 #endif
 #ifdef KVM_S390_GET_SKEYS_NONE
 static_assert(KVM_S390_GET_SKEYS_NONE == kGetSkeysNone && KVM_S390_SKEYS_MAX == kSkeysMax, "skeys limits");
@@ -277,6 +300,7 @@ static_assert(sizeof(struct kvm_sregs) == sizeof(Sregs) && offsetof(struct kvm_s
 static_assert(offsetof(struct kvm_run, exit_reason) == offsetof(RunHead, exit_reason) &&
                   offsetof(struct kvm_run, psw_mask) == offsetof(RunHead, psw_mask) &&
                   offsetof(struct kvm_run, psw_addr) == offsetof(RunHead, psw_addr) &&
+                  offsetof(struct kvm_run, s390_sieic.icptcode) == offsetof(RunHead, exit_union) &&
                   offsetof(struct kvm_run, kvm_valid_regs) == offsetof(RunHead, kvm_valid_regs) &&
                   offsetof(struct kvm_run, kvm_dirty_regs) == offsetof(RunHead, kvm_dirty_regs) &&
                   offsetof(struct kvm_run, s.regs.prefix) == offsetof(RunHead, prefix) &&

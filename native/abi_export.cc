@@ -66,6 +66,7 @@ Napi::Value Abi(const Napi::CallbackInfo& info) {
   Put(io, "S390_SET_SKEYS", ioctl::S390_SET_SKEYS);
   Put(io, "S390_SET_IRQ_STATE", ioctl::S390_SET_IRQ_STATE);
   Put(io, "S390_GET_IRQ_STATE", ioctl::S390_GET_IRQ_STATE);
+  Put(io, "S390_KEYOP", ioctl::S390_KEYOP);
   Put(io, "S390_NORMAL_RESET", ioctl::S390_NORMAL_RESET);
   Put(io, "S390_CLEAR_RESET", ioctl::S390_CLEAR_RESET);
   o.Set("ioctl", io);
@@ -104,6 +105,12 @@ Napi::Value Abi(const Napi::CallbackInfo& info) {
   Put(ext, "CAP_CMPXCHG", memop::EXT_CAP_CMPXCHG);
   o.Set("memopExtension", ext);
 
+  Napi::Object ko = Napi::Object::New(env);
+  Put(ko, "ISKE", keyop::ISKE);
+  Put(ko, "RRBE", keyop::RRBE);
+  Put(ko, "SSKE", keyop::SSKE);
+  o.Set("keyop", ko);
+
   Napi::Object s = Napi::Object::New(env);
   Put(s, "PREFIX", static_cast<double>(sync::PREFIX));
   Put(s, "GPRS", static_cast<double>(sync::GPRS));
@@ -133,6 +140,7 @@ Napi::Value Abi(const Napi::CallbackInfo& info) {
   Napi::Object sz = Napi::Object::New(env);
   Put(sz, "kvm_s390_mem_op", sizeof(MemOp));
   Put(sz, "kvm_s390_skeys", sizeof(Skeys));
+  Put(sz, "kvm_s390_keyop", sizeof(Keyop));
   Put(sz, "kvm_userspace_memory_region", sizeof(UserMemoryRegion));
   Put(sz, "kvm_sregs", sizeof(Sregs));
   Put(sz, "kvm_s390_irq", sizeof(Irq));
@@ -158,6 +166,11 @@ Napi::Value Abi(const Napi::CallbackInfo& info) {
   Put(sk, "skeydata_addr", offsetof(Skeys, skeydata_addr));
   Put(sk, "flags", offsetof(Skeys, flags));
   off.Set("kvm_s390_skeys", sk);
+  Napi::Object kop = Napi::Object::New(env);
+  Put(kop, "guest_addr", offsetof(Keyop, guest_addr));
+  Put(kop, "key", offsetof(Keyop, key));
+  Put(kop, "operation", offsetof(Keyop, operation));
+  off.Set("kvm_s390_keyop", kop);
   Napi::Object sr = Napi::Object::New(env);
   Put(sr, "acrs", offsetof(Sregs, acrs));
   Put(sr, "crs", offsetof(Sregs, crs));
@@ -166,6 +179,7 @@ Napi::Value Abi(const Napi::CallbackInfo& info) {
   Put(run, "exit_reason", offsetof(RunHead, exit_reason));
   Put(run, "psw_mask", offsetof(RunHead, psw_mask));
   Put(run, "psw_addr", offsetof(RunHead, psw_addr));
+  Put(run, "s390_sieic", offsetof(RunHead, exit_union));
   Put(run, "kvm_valid_regs", offsetof(RunHead, kvm_valid_regs));
   Put(run, "kvm_dirty_regs", offsetof(RunHead, kvm_dirty_regs));
   Put(run, "prefix", offsetof(RunHead, prefix));

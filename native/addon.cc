@@ -35,6 +35,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"memopStructForTest", MemOpStructForTest},
       {"getSkeys", GetSkeys},
       {"setSkeys", SetSkeys},
+      {"keyop", KeyopCall},
       {"abi", Abi},
       {"encodeMemOpForTest", EncodeMemOpForTest},
   };

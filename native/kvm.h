@@ -29,6 +29,7 @@ Napi::Value MemOpLoopCall(const Napi::CallbackInfo& info);
 Napi::Value MemOpStructForTest(const Napi::CallbackInfo& info);
 Napi::Value GetSkeys(const Napi::CallbackInfo& info);
 Napi::Value SetSkeys(const Napi::CallbackInfo& info);
+Napi::Value KeyopCall(const Napi::CallbackInfo& info);
 
 // abi_export.cc: the addon's own view of the ABI.
 Napi::Value Abi(const Napi::CallbackInfo& info);

@@ -141,4 +141,27 @@ Napi::Value SetSkeys(const Napi::CallbackInfo& info) {
   return Result(env, r < 0 ? -errno : r);
 }
 
+// keyop(vmFd, guestAddr, operation, key): KVM_S390_KEYOP on one guest absolute address. The
+// key byte the kernel writes back (0..255), or -errno. `operation` and `key` are the struct's
+// u8 fields; the kernel judges the operation.
+Napi::Value KeyopCall(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  uint64_t addr;
+  uint32_t operation, key;
+  if (!ArgFd(info, 0, "vmFd", &fd) || !ArgU64(info, 1, "guestAddr", &addr) || !ArgU32(info, 2, "operation", &operation) ||
+      !ArgU32(info, 3, "key", &key))
+    return env.Undefined();
+  if (operation > 0xff || key > 0xff) {
+    ThrowRangeError(env, "The \"operation\" and \"key\" arguments are single bytes (0..255)");
+    return env.Undefined();
+  }
+  Keyop k{};
+  k.guest_addr = addr;
+  k.key = static_cast<uint8_t>(key);
+  k.operation = static_cast<uint8_t>(operation);
+  int r = ::ioctl(fd, ioctl::S390_KEYOP, &k);
+  return Result(env, r < 0 ? -errno : k.key);
+}
+
 }  // namespace kvms390

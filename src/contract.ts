@@ -109,6 +109,11 @@ export interface VmHandle {
   getStorageKeys(startGfn: bigint, count: number, out: Uint8Array, flags: number): number;
   /** KVM_S390_SET_SKEYS: 0 or -errno. */
   setStorageKeys(startGfn: bigint, keys: Uint8Array, flags: number): number;
+  /**
+   * KVM_S390_KEYOP (`operation` and `key` are u8): the key byte the kernel writes back
+   * (0..255), or -errno (ENOTTY where the kernel has no such ioctl).
+   */
+  keyop(operation: number, guestAddr: bigint, key: number): number;
   /** KVM_CREATE_VCPU. Throws KvmError on failure. */
   createVcpu(id: number, opts: VcpuOptions): VcpuHandle;
   /** Why the last memop returned a positive code, when the backend knows; else null. */

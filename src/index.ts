@@ -8,6 +8,8 @@ export {
   MEMOP,
   MEMOP_F,
   MEMOP_EXT,
+  KEYOP,
+  STORAGE_KEY,
   CAP,
   CAP_NAMES,
   PGM,

@@ -7,6 +7,8 @@ import {
   CMPXCHG_MAX_SIZE,
   GET_SKEYS_NONE,
   IOCTL,
+  KEYOP,
+  KEYOP_OFFSET,
   KVM_RUN_OFFSET,
   MEMOP,
   MEMOP_EXT,
@@ -51,6 +53,14 @@ describe(`native ABI agrees with src/abi (${abi.arch}, ${abi.byteOrder}-endian)`
     expect(abi.memop).toEqual({ ...MEMOP });
     expect(abi.memopFlags).toEqual({ ...MEMOP_F });
     expect(abi.memopExtension).toEqual({ ...MEMOP_EXT });
+  });
+
+  it('KVM_S390_KEYOP: ioctl, operations and struct kvm_s390_keyop', () => {
+    expect(abi.ioctl.S390_KEYOP).toBe(IOCTL.S390_KEYOP);
+    expect(IOCTL.S390_KEYOP).toBe(0xc010ae53);
+    expect(abi.keyop).toEqual({ ...KEYOP });
+    expect(abi.sizes.kvm_s390_keyop).toBe(16);
+    expect(abi.offsets.kvm_s390_keyop).toEqual({ ...KEYOP_OFFSET });
   });
 
   it('sync-register bits', () => {

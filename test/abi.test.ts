@@ -93,7 +93,7 @@ describe('ops, flags, extension bits, limits (spec §1.4)', () => {
     });
   });
   it('kvm_run offsets (spec §1.5)', () => {
-    expect(KVM_RUN_OFFSET).toMatchObject({ psw_mask: 0x20, psw_addr: 0x28, kvm_valid_regs: 0x130, kvm_dirty_regs: 0x138, prefix: 0x140, acrs: 0x1c8, crs: 0x208 });
+    expect(KVM_RUN_OFFSET).toMatchObject({ exit_reason: 0x08, psw_mask: 0x20, psw_addr: 0x28, s390_sieic: 0x30, kvm_valid_regs: 0x130, kvm_dirty_regs: 0x138, prefix: 0x140, acrs: 0x1c8, crs: 0x208 });
   });
   it('struct sizes', () => {
     expect(STRUCT_SIZE).toMatchObject({ kvm_s390_mem_op: 64, kvm_s390_skeys: 64, kvm_sregs: 192, kvm_regs: 128, kvm_s390_psw: 16 });

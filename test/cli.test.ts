@@ -233,7 +233,9 @@ describe('kvm-s390 probe', () => {
       const c211 = doc.capabilities.find((c: { cap: number }) => c.cap === 211);
       expect(c211.value, profile).toBe(ext);
       expect(/CMPXCHG/.test(c211.meaning), profile).toBe(cmpxchg);
-      expect(doc.capabilities.find((c: { cap: number }) => c.cap === 247).value > 0, profile).toBe(keyop);
+      const c247 = doc.capabilities.find((c: { cap: number }) => c.cap === 247);
+      expect(c247.value > 0, profile).toBe(keyop);
+      expect(c247.meaning, profile).toMatch(keyop ? /ISKE, RRBE, SSKE/ : /ENOTTY/);
     }
   });
 
@@ -364,6 +366,11 @@ function classify(rep: Report): string | null {
   const steps = rep.scenario.steps;
   const step = steps[rep.difference.step]!;
   const [newest, classic] = rep.difference.results as Record<string, any>[];
+  // Errata: KVM_S390_KEYOP exists only after the gmap rewrite; the vm fd of older kernels
+  // does not know the ioctl.
+  if (step.do === 'keyop') return classic!.errno === 'ENOTTY' && newest!.errno !== 'ENOTTY' ? 'g: KEYOP only after the gmap rewrite' : null;
+  // Errata: before the rewrite a key SET_SKEYS stored reads back with R and C set.
+  if (onlyReferenceAndChangeDiffer(newest!, classic!)) return 'f: R and C after SET_SKEYS';
   const sizes = new Map<number, bigint>();
   for (const s of steps) if (s.do === 'createVm') sizes.set(s.vm, BigInt(s.memorySize));
   if (step.do === 'vm.memop') {
@@ -400,6 +407,22 @@ function classify(rep: Report): string | null {
   return null;
 }
 
+/** The two results are equal except key bytes, where classic's are newest's with R and C set. */
+function onlyReferenceAndChangeDiffer(newest: Record<string, any>, classic: Record<string, any>): boolean {
+  let keysDiffer = false;
+  for (const field of new Set([...Object.keys(newest), ...Object.keys(classic)])) {
+    const a = newest[field];
+    const b = classic[field];
+    if (JSON.stringify(a) === JSON.stringify(b)) continue;
+    if ((field !== 'keys' && field !== 'keysAfter') || typeof a !== 'string' || typeof b !== 'string' || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i += 2) {
+      if ((parseInt(a.slice(i, i + 2), 16) | 0x06) !== parseInt(b.slice(i, i + 2), 16)) return false;
+    }
+    keysDiffer = true;
+  }
+  return keysDiffer;
+}
+
 describe('kvm-s390 conformance --differential', () => {
   let summary: any;
   let run: Run;
@@ -431,9 +454,11 @@ describe('kvm-s390 conformance --differential', () => {
       'c: cmpxchg error order',
       'd: SET_SKEYS reserved-bit order',
       'e: key use per process',
+      'f: R and C after SET_SKEYS',
+      'g: KEYOP only after the gmap rewrite',
     ]);
     const kinds = new Set(summary.disagreements.map((d: { kind: string }) => d.kind));
-    for (const k of kinds) expect(['absolute-write', 'absolute-read-check', 'absolute-write-check', 'absolute-cmpxchg', 'setStorageKeys', 'getStorageKeys']).toContain(k);
+    for (const k of kinds) expect(['absolute-write', 'absolute-read-check', 'absolute-write-check', 'absolute-cmpxchg', 'setStorageKeys', 'getStorageKeys', 'keyop']).toContain(k);
   });
 
   it('the report names the kernel release, the capabilities and the memop struct fields', () => {
@@ -522,5 +547,25 @@ describe('kvm-s390 explain', () => {
     expect(cli('explain', '--storage-key', '0x38', '--key', '16', '--mode', 'fetch').status).toBe(2);
     expect(cli('explain', '--storage-key', '0x38', '--key', '5', '--mode', 'execute').status).toBe(2);
     expect(cli('explain', '--key', '5', '--mode', 'fetch').status).toBe(2);
+    expect(cli('explain', '--storage-key', '0x38').status).toBe(2);
+  });
+
+  it('says what an allowed access does to R and C, and a refused one does not', () => {
+    expect(explain('--storage-key', '0x30', '--key', '3', '--mode', 'fetch').keyAfter).toBe(0x34);
+    expect(explain('--storage-key', '0x30', '--key', '3', '--mode', 'store').keyAfter).toBe(0x36);
+    expect(explain('--storage-key', '0x38', '--key', '5', '--mode', 'fetch').keyAfter).toBe(0x38);
+    expect(cli('explain', '--storage-key', '0x30', '--key', '3', '--mode', 'store').stdout).toMatch(/sets R and C: the key becomes 0x36/);
+  });
+
+  it('explains KVM_S390_KEYOP: what comes back in key and what the page keeps', () => {
+    expect(explain('--storage-key', '0x36', '--keyop', 'iske')).toMatchObject({ operation: 1, returned: 0x36, keyAfter: 0x36 });
+    expect(explain('--storage-key', '0x36', '--keyop', 'rrbe')).toMatchObject({ operation: 2, returned: 0x06, keyAfter: 0x32 });
+    expect(explain('--storage-key', '0x30', '--keyop', 'sske', '--new-key', '0x51')).toMatchObject({ operation: 3, returned: 0x30, keyAfter: 0x50 });
+    const r = cli('explain', '--storage-key', '0x34', '--keyop', 'rrbe');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/condition code 2/);
+    expect(r.stdout).toMatch(/ENOTTY/);
+    expect(cli('explain', '--storage-key', '0x30', '--keyop', 'sske').status).toBe(2);
+    expect(cli('explain', '--storage-key', '0x30', '--keyop', 'xyz').status).toBe(2);
   });
 });

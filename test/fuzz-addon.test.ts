@@ -58,6 +58,7 @@ const SIGNATURES: Record<string, Slot[]> = {
   memopStructForTest: ['fd', 'desc', 'bytesOrNull', 'bytesOrNull'],
   getSkeys: ['fd', 'u64', 'u64', 'bytes', 'u32'],
   setSkeys: ['fd', 'u64', 'bytes', 'u32'],
+  keyop: ['fd', 'u64', 'u32', 'u32'],
   abi: [],
   encodeMemOpForTest: ['u64', 'u64', 'u32', 'u32', 'u64', 'u32', 'u32', 'u64', 'u32'],
 };

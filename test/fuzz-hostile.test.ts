@@ -136,7 +136,7 @@ interface World {
 function world(c: HostileCase): World {
   const backend = new Backend(new EmulatedBackend(c.profile, 'hostile fuzz'));
   const model = new EmulatedBackend(c.profile, 'hostile fuzz').createVm({ memorySize: BigInt(MEM) }) as EmulatedVm;
-  const vm = new Vm(model);
+  const vm = new Vm(model, BigInt(MEM));
   const vcpu = vm.createVcpu(0);
   const content = new Uint8Array(3 * PAGE);
   for (let i = 0; i < content.length; i++) content[i] = (c.fill + i * 7) & 0xff;

@@ -26,6 +26,29 @@ export const MEMOP_EXT = {
   CAP_CMPXCHG: 0x2,
 } as const;
 
+/** The storage-key byte of a 4 KiB page (spec §8.7): ACC, fetch protection, R, C, reserved. */
+export const STORAGE_KEY = {
+  ACC_MASK: 0xf0,
+  FETCH_PROTECTION: 0x08,
+  REFERENCE: 0x04,
+  CHANGE: 0x02,
+  RESERVED: 0x01,
+} as const;
+
+/**
+ * KVM_S390_KEYOP operations (`struct kvm_s390_keyop.operation`, newest kernels, cap 247): the
+ * guest's key instructions done by the host on one guest absolute address.
+ */
+export const KEYOP = {
+  /** INSERT STORAGE KEY EXTENDED: `key` := the page's key. */
+  ISKE: 1,
+  /** RESET REFERENCE BIT EXTENDED: `key` := the old R and C bits (0x04, 0x02); R cleared. */
+  RRBE: 2,
+  /** SET STORAGE KEY EXTENDED: the key is stored without its reserved bit; `key` := the previous key. */
+  SSKE: 3,
+} as const;
+export type KeyopOperation = (typeof KEYOP)[keyof typeof KEYOP];
+
 /** Capability numbers for KVM_CHECK_EXTENSION. */
 export const CAP = {
   S390_PSW: 42,
@@ -208,6 +231,8 @@ export const KVM_RUN_OFFSET = {
   exit_reason: 0x08,
   psw_mask: 0x20,
   psw_addr: 0x28,
+  /** The exit union; KVM_EXIT_S390_SIEIC puts icptcode (u8), ipa (u16), ipb (u32) here. */
+  s390_sieic: 0x30,
   kvm_valid_regs: 0x130,
   kvm_dirty_regs: 0x138,
   prefix: 0x140,
@@ -237,8 +262,20 @@ export const SKEYS_OFFSET = {
   flags: 24,
 } as const;
 
+/** Byte offsets inside `struct kvm_s390_keyop` (16 bytes: u64, u8, u8, pad[6]). */
+export const KEYOP_OFFSET = {
+  guest_addr: 0,
+  key: 8,
+  operation: 9,
+} as const;
+
 /** Byte offsets inside `struct kvm_sregs` on s390 (spec §1.5). */
 export const SREGS_OFFSET = {
   acrs: 0,
   crs: 64,
 } as const;
+
+/** The prefix register's significant bits (1-18): an 8 KiB aligned 31-bit address. */
+export const PREFIX_MASK = 0x7fffe000;
+/** The two pages (lowcore) that prefixing swaps with real 0..8191. */
+export const PREFIX_AREA = 0x2000;

@@ -59,7 +59,7 @@ export class Backend extends Closable {
     const memorySize = checkU64(memorySizeValue, 'memorySize');
     const facilities = checkFacilities(facilitiesValue);
     this.assertOpen('KVM_CREATE_VM');
-    return new Vm(this.#handle.createVm({ memorySize, facilities }));
+    return new Vm(this.#handle.createVm({ memorySize, facilities }), memorySize);
   }
 
   close(): void {

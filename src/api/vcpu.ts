@@ -18,6 +18,7 @@ import {
 } from './arguments.js';
 import { byteLengthOf } from '../typed-arrays.js';
 import { Closable } from './handle-guard.js';
+import { checkPrefix, checkPsw } from './vcpu-state-rules.js';
 
 export interface VcpuCreateOptions {
   /** Emulated backend only: a protected (PV) vcpu, so SIDA ops succeed. */
@@ -77,7 +78,8 @@ function checkRegisterArray<T>(value: unknown, name: string, check: (v: unknown,
   return checked;
 }
 
-function checkPsw(value: unknown): Psw {
+/** The PSW of an update, its two fields read once (their values are judged by checkPsw). */
+function snapshotPsw(value: unknown): Psw {
   if (typeof value !== 'object' || value === null) throw new ArgumentTypeError('The "psw" argument must be { mask, addr }');
   let mask: unknown, addr: unknown;
   try {
@@ -91,11 +93,13 @@ function checkPsw(value: unknown): Psw {
 
 export class Vcpu extends Closable {
   readonly #handle: VcpuHandle;
+  readonly #memorySize: bigint;
 
   /** @internal */
-  constructor(handle: VcpuHandle) {
+  constructor(handle: VcpuHandle, memorySize: bigint) {
     super();
     this.#handle = handle;
+    this.#memorySize = memorySize;
   }
 
   get id(): number {
@@ -119,7 +123,11 @@ export class Vcpu extends Closable {
     return this.#handle.getState();
   }
 
-  /** Sets PSW, control registers, access registers and/or prefix for the very next memop. */
+  /**
+   * Sets PSW, control registers, access registers and/or prefix for the very next memop. A PSW
+   * that a real CPU would refuse to load, or a prefix whose two pages are not guest memory, is
+   * refused with ERR_INVALID_ARG_VALUE / ERR_OUT_OF_RANGE before anything changes.
+   */
   setState(update: VcpuStateUpdate): void {
     if (typeof update !== 'object' || update === null) throw new ArgumentTypeError('The "update" argument must be an object');
     // Each field once, then every check, then the one call: a failed check changes nothing.
@@ -128,10 +136,12 @@ export class Vcpu extends Closable {
     const ar = readOption(update, 'ar', 'update');
     const prefix = readOption(update, 'prefix', 'update');
     const checked: VcpuStateUpdate = {};
-    if (psw !== undefined) checked.psw = checkPsw(psw);
+    if (psw !== undefined) checked.psw = snapshotPsw(psw);
     if (cr !== undefined) checked.cr = checkRegisterArray(cr, 'cr', checkU64, NUM_CRS);
     if (ar !== undefined) checked.ar = checkRegisterArray(ar, 'ar', checkU32, NUM_ACRS);
     if (prefix !== undefined) checked.prefix = checkU32(prefix, 'prefix');
+    if (checked.psw !== undefined) checkPsw(checked.psw.mask, checked.psw.addr);
+    if (checked.prefix !== undefined) checkPrefix(checked.prefix, this.#memorySize);
     this.assertOpen('KVM_SET_SREGS');
     this.#handle.setState(checked);
   }

@@ -1,5 +1,5 @@
 // The public VM: argument checks, errno mapping and the ergonomic helpers, once for every backend.
-import { GET_SKEYS_NONE, MEMOP, MEMOP_F, SKEYS_MAX } from '../abi/constants.js';
+import { GET_SKEYS_NONE, KEYOP, MEMOP, MEMOP_F, SKEYS_MAX, STORAGE_KEY } from '../abi/constants.js';
 import type { VmHandle } from '../contract.js';
 import { ArgumentRangeError, KvmError } from '../errors.js';
 import { accessException } from './access-exception.js';
@@ -15,6 +15,7 @@ import {
   checkU64,
   readOption,
   snapshotBytes,
+  checkU8,
   type MemOpDesc,
 } from './arguments.js';
 import { byteLengthOf, copyInto } from '../typed-arrays.js';
@@ -43,11 +44,14 @@ export interface CompareAndExchangeResult {
 
 export class Vm extends Closable {
   readonly #handle: VmHandle;
+  /** Bytes of guest memory (the memslot at absolute 0). */
+  readonly memorySize: bigint;
 
   /** @internal */
-  constructor(handle: VmHandle) {
+  constructor(handle: VmHandle, memorySize: bigint) {
     super();
     this.#handle = handle;
+    this.memorySize = memorySize;
   }
 
   /** KVM_CHECK_EXTENSION on the vm fd. */
@@ -96,6 +100,49 @@ export class Vm extends Closable {
     if (r < 0) throw new KvmError(-r, 'KVM_S390_SET_SKEYS');
   }
 
+  /**
+   * KVM_S390_KEYOP (newest kernels, KVM_CAP_S390_KEYOP 247) as the ioctl takes it: `operation`
+   * (KEYOP.ISKE/RRBE/SSKE; the kernel answers EINVAL to others) on the 4 KiB page holding
+   * absolute `guestAddr`; returns the key byte the kernel writes back. Throws KvmError:
+   * ENOTTY where the kernel lacks the ioctl, EFAULT outside guest memory. The helpers below
+   * name each operation.
+   */
+  keyop(operation: number, guestAddr: number | bigint, key = 0): number {
+    const op = checkU8(operation, 'operation');
+    const addr = checkU64(guestAddr, 'guestAddr');
+    const keyByte = checkU8(key, 'key');
+    this.assertOpen('KVM_S390_KEYOP');
+    const r = this.#handle.keyop(op, addr, keyByte);
+    if (r < 0) throw new KvmError(-r, 'KVM_S390_KEYOP');
+    return r;
+  }
+
+  /** ISKE: the storage key of the page holding `guestAddr` (ACC, F, R and C). */
+  insertStorageKey(guestAddr: number | bigint): number {
+    return this.keyop(KEYOP.ISKE, guestAddr);
+  }
+
+  /**
+   * RRBE: clears the page's reference bit and keeps its change bit. Returns the old R and C
+   * in their key positions (STORAGE_KEY.REFERENCE 0x04, STORAGE_KEY.CHANGE 0x02); the guest's
+   * condition code is that value >> 1.
+   */
+  resetReferenceBit(guestAddr: number | bigint): number {
+    return this.keyop(KEYOP.RRBE, guestAddr);
+  }
+
+  /**
+   * SSKE: sets the page's whole key (ACC, F, R, C) and returns the previous one. Bit 0x01 is
+   * reserved: the kernel would drop it silently, so it is refused here (ERR_INVALID_ARG_VALUE).
+   */
+  setStorageKey(guestAddr: number | bigint, key: number): number {
+    const keyByte = checkU8(key, 'key');
+    if ((keyByte & STORAGE_KEY.RESERVED) !== 0) {
+      throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `The "key" argument 0x${keyByte.toString(16)} has the reserved bit 0x01 set; the kernel would store the key without it`);
+    }
+    return this.keyop(KEYOP.SSKE, guestAddr, keyByte);
+  }
+
   createVcpu(id: number, opts?: VcpuCreateOptions): Vcpu {
     const options = checkOptions(opts);
     const protectedValue = readOption(options, 'protected');
@@ -104,7 +151,7 @@ export class Vm extends Closable {
     const isProtected = checkOptionalBoolean(protectedValue, 'options.protected') === true;
     const sidaPages = sidaPagesValue === undefined ? undefined : checkInteger(sidaPagesValue, 'options.sidaPages', 1, MAX_SIDA_PAGES);
     this.assertOpen('KVM_CREATE_VCPU');
-    return new Vcpu(this.#handle.createVcpu(id, { protected: isProtected, sidaPages }));
+    return new Vcpu(this.#handle.createVcpu(id, { protected: isProtected, sidaPages }), this.memorySize);
   }
 
   /** Reads `length` absolute bytes; throws AccessException on a program-interruption code. */

@@ -236,6 +236,8 @@ export function formatDisagreement(d: Disagreement, sides: readonly [Side, Side]
     lines.push(`Differing call: ioctl(${step.do === 'vm.memop' ? 'vm' : 'vcpu'} fd, KVM_S390_MEM_OP, &(struct kvm_s390_mem_op){`);
     for (const l of describeMemop(step.desc)) lines.push(`    ${l}`);
     lines.push('})');
+  } else if (step.do === 'keyop') {
+    lines.push(`Differing call: ioctl(vm fd, KVM_S390_KEYOP, &(struct kvm_s390_keyop){ guest_addr = ${step.guestAddr}, key = 0x${step.key.toString(16)}, operation = ${step.operation} })`);
   } else {
     lines.push(`Differing call: ${formatStep(step)}`);
   }

@@ -1,14 +1,25 @@
 // `kvm-s390 explain`: which key-controlled-protection rule allows or refuses an access, in
-// words, decided by the emulator's own code (decideKeyRule / describeKeyRule).
-import { PAGE_SIZE, PGM } from '../abi/constants.js';
+// words, decided by the emulator's own code (decideKeyRule / describeKeyRule), what the access
+// does to the reference and change bits, and what a KVM_S390_KEYOP operation does to a key.
+import { KEYOP, PAGE_SIZE, PGM, STORAGE_KEY } from '../abi/constants.js';
 import { decideKeyRule, describeKeyRule, type AccessMode, type KeyRule, type OverrideContext } from '../emulated/key-protection.js';
-import { STORAGE_KEY } from '../emulated/storage-keys.js';
+import { FaultRecorder } from '../emulated/faults.js';
+import { PROFILES } from '../emulated/profiles.js';
+import { AbsoluteStorage } from '../emulated/storage.js';
+import { keyop } from '../emulated/storage-key-ops.js';
+import { StorageKeys } from '../emulated/storage-keys.js';
 import { hex, parseBigInt, parseNumber, UsageError } from './format.js';
 
 export interface ExplainOptions {
   storageKey: string;
-  key: string;
-  mode: string;
+  /** Access key; required unless `keyop` is given. */
+  key?: string;
+  /** fetch or store; required unless `keyop` is given. */
+  mode?: string;
+  /** A KVM_S390_KEYOP operation (iske, rrbe, sske) on a page with `storageKey`. */
+  keyop?: string;
+  /** The key SSKE stores. */
+  newKey?: string;
   cr0?: string;
   address?: string;
   length?: string;
@@ -31,7 +42,9 @@ interface Fragment {
 }
 
 export function explain(opts: ExplainOptions): { lines: string[]; json: Record<string, unknown> } {
+  if (opts.keyop !== undefined) return explainKeyop(opts);
   const storageKey = parseNumber(opts.storageKey, '--storage-key', 0, 0xff);
+  if (opts.key === undefined || opts.mode === undefined) throw new UsageError('--key and --mode are required (or --keyop)');
   const accessKey = parseNumber(opts.key, '--key', 0, 15);
   if (opts.mode !== 'fetch' && opts.mode !== 'store') throw new UsageError(`--mode must be fetch or store, not "${opts.mode}"`);
   const mode: AccessMode = opts.mode;
@@ -82,6 +95,12 @@ export function explain(opts: ExplainOptions): { lines: string[]; json: Record<s
       ? 'Result: allowed by key-controlled protection'
       : `Result: refused — PGM_PROTECTION (0x${PGM.PROTECTION.toString(16).padStart(2, '0')}), key-controlled protection${absolute ? '' : ' (TEID bit 60 set when injected)'}`,
   );
+  const recorded = mode === 'store' ? STORAGE_KEY.REFERENCE | STORAGE_KEY.CHANGE : STORAGE_KEY.REFERENCE;
+  lines.push(
+    allowed
+      ? `Reference and change recording: the ${mode} sets ${mode === 'store' ? 'R and C' : 'R'}: the key becomes ${hex(storageKey | recorded)}`
+      : `Reference and change recording: nothing is accessed, the key stays ${hex(storageKey)}`,
+  );
   const lapLow = (ea0: bigint) => (ea0 & ~0x11ffn) === 0n;
   if (!absolute && mode === 'store' && lapBit && !privateSpace && fragments.some((f) => lapLow(f.address))) {
     lines.push('Note: low-address protection (CR0 bit 35) refuses this store with PGM_PROTECTION before any key check (effective 0..511 and 4096..4607)');
@@ -99,8 +118,39 @@ export function explain(opts: ExplainOptions): { lines: string[]; json: Record<s
       allowed,
       fragments: fragments.map((f) => ({ address: hex(f.address), length: f.length, rule: f.rule, allowed: f.allowed, explanation: f.sentence })),
       lowAddressProtection: !absolute && mode === 'store' && lapBit && !privateSpace && fragments.some((f) => lapLow(f.address)),
+      keyAfter: allowed ? storageKey | recorded : storageKey,
     },
   };
+}
+
+const KEYOP_BY_NAME: Readonly<Record<string, number>> = { iske: KEYOP.ISKE, rrbe: KEYOP.RRBE, sske: KEYOP.SSKE };
+
+/** What KVM_S390_KEYOP returns in `key` and leaves as the page's key (newest kernels only). */
+function explainKeyop(opts: ExplainOptions): { lines: string[]; json: Record<string, unknown> } {
+  const storageKey = parseNumber(opts.storageKey, '--storage-key', 0, 0xff);
+  const name = opts.keyop!.toLowerCase();
+  const operation = KEYOP_BY_NAME[name];
+  if (operation === undefined) throw new UsageError(`--keyop must be iske, rrbe or sske, not "${opts.keyop}"`);
+  if (operation === KEYOP.SSKE && opts.newKey === undefined) throw new UsageError('--keyop sske needs --new-key');
+  const newKey = opts.newKey === undefined ? 0 : parseNumber(opts.newKey, '--new-key', 0, 0xff);
+  // The emulator's own KEYOP on a one-page machine of the newest profile holding the key.
+  const machine = { storage: new AbsoluteStorage(PAGE_SIZE), keys: new StorageKeys(), switches: PROFILES.newest, faults: new FaultRecorder() };
+  machine.keys.set(0, storageKey);
+  const returned = keyop(machine, operation, 0n, newKey);
+  const after = machine.keys.get(0);
+  const what =
+    operation === KEYOP.ISKE
+      ? 'ISKE reads the whole key (ACC, F, R, C) and changes nothing'
+      : operation === KEYOP.RRBE
+        ? `RRBE returns the old R and C in their key positions (guest condition code ${returned >> 1}), clears R and keeps C`
+        : `SSKE stores ${hex(newKey)}${newKey & STORAGE_KEY.RESERVED ? ' without its reserved bit 0x01 (no error)' : ''} and returns the previous key`;
+  const lines = [
+    `KVM_S390_KEYOP ${name.toUpperCase()} (operation ${operation}) on a page with storage key ${hex(storageKey)}: ${what}`,
+    `Returned in struct kvm_s390_keyop.key: ${hex(returned)}`,
+    `The page's key afterwards: ${hex(after)}`,
+    'Needs KVM_CAP_S390_KEYOP (247, kernels after the gmap rewrite; older ones answer ENOTTY). It does not enable storage-key handling for the VM (GET_SKEYS still answers NONE), but memop key checks use the key it sets; an address outside guest memory is EFAULT, an unknown operation EINVAL.',
+  ];
+  return { lines, json: { keyop: name, operation, storageKey, newKey: operation === KEYOP.SSKE ? newKey : undefined, returned, keyAfter: after } };
 }
 
 export function explainCommand(opts: ExplainOptions): number {

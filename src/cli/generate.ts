@@ -1,10 +1,10 @@
 // Random scenarios for the differential mode, deterministic by seed: guest memory, storage
 // keys (sometimes with the reserved bit, sometimes past the end of memory), DAT tables built
 // with PageTableBuilder and written through absolute memops, vcpu state (PSW mode, address
-// space, CR0 overrides, prefix), then a mix of absolute, cmpxchg, storage-key and logical ops
+// space, CR0 overrides, prefix), then a mix of absolute, cmpxchg, storage-key, KEYOP and logical ops
 // aimed at the edges where implementations differ (page and memory ends, low core, prefix,
 // misalignment, NULL buffers, out-of-range fields).
-import { MEMOP, MEMOP_F, PAGE_SIZE } from '../abi/constants.js';
+import { KEYOP, MEMOP, MEMOP_F, PAGE_SIZE } from '../abi/constants.js';
 import { SeededRandom } from '../conformance/random.js';
 import { PageTableBuilder, type TopLevel } from '../guest-tables/page-table-builder.js';
 import { hex, toHex } from './format.js';
@@ -67,7 +67,10 @@ function storageKeyByte(g: Gen): number {
     [6, () => g.int(1, 15)],
     [2, () => 9],
   ]);
-  let k = (acc << 4) | (g.chance(0.5) ? 0x08 : 0) | (g.chance(0.2) ? 0x04 : 0) | (g.chance(0.2) ? 0x02 : 0);
+  // Half the keys carry both R and C: kernels that set R and C on SET_SKEYS (errata) read
+  // those back unchanged, so other differences stay reachable behind them.
+  const rc = g.chance(0.5) ? 0x06 : (g.chance(0.2) ? 0x04 : 0) | (g.chance(0.2) ? 0x02 : 0);
+  let k = (acc << 4) | (g.chance(0.5) ? 0x08 : 0) | rc;
   if (g.chance(0.015)) k |= 0x01; // reserved bit: SET_SKEYS refuses it (§9)
   return k;
 }
@@ -168,6 +171,26 @@ function getKeysStep(g: Gen, w: World): Step {
     [1, () => 0],
   ]);
   return { do: 'getStorageKeys', vm, startGfn: hex(start), count };
+}
+
+/**
+ * KVM_S390_KEYOP on a page whose key the scenario set (a page nothing set may hold a key its
+ * host page kept from an earlier VM on real kernels), outside memory, or with an unknown
+ * operation.
+ */
+function keyopStep(g: Gen, w: World): Step {
+  const pages = w.memorySize / PAGE_SIZE;
+  const gfn = g.weighted([
+    [6, () => (w.keyedPages.length ? g.pick(w.keyedPages) : -1)],
+    [1, () => pages + g.int(0, 3)],
+  ]);
+  if (gfn < 0) return getKeysStep(g, w);
+  const operation = g.weighted([
+    [9, () => g.pick([KEYOP.ISKE, KEYOP.RRBE, KEYOP.SSKE])],
+    [1, () => g.pick([0, 4, 255])],
+  ]);
+  const key = operation === KEYOP.SSKE ? storageKeyByte(g) : g.chance(0.8) ? 0 : g.int(0, 255);
+  return { do: 'keyop', vm: 0, operation, guestAddr: hex(gfn * PAGE_SIZE + g.pick([0, 8, PAGE_SIZE - 1])), key };
 }
 
 /** DAT tables in the upper half of memory; returns the ASCE and the mapped virtual pages. */
@@ -302,6 +325,7 @@ export function generateScenario(seed: string, index: number, opts: GenerateOpti
       [2, () => cmpxchgStep(g, w, 0)],
       [1, () => setKeysStep(g, w, 0)],
       [2, () => getKeysStep(g, w)],
+      [1, () => keyopStep(g, w)],
       [logical ? 7 : 0, () => logicalStep(g, w, 0)],
     ]);
     steps.push(step);

@@ -180,17 +180,19 @@ Examples:
 
   program
     .command('explain')
-    .description('say which key-controlled-protection rule allows or refuses an access (the emulator\'s own decision code)')
+    .description('say which key-controlled-protection rule allows or refuses an access and what it does to R and C (the emulator\'s own decision code), or what a KVM_S390_KEYOP operation does to a key')
     .requiredOption('--storage-key <byte>', 'storage key of the page, e.g. 0x38 (ACC 3, fetch-protected)')
-    .requiredOption('--key <n>', 'access key 0..15')
-    .addOption(new Option('--mode <mode>', 'access type').choices(['fetch', 'store']).makeOptionMandatory())
+    .option('--key <n>', 'access key 0..15 (with --mode)')
+    .addOption(new Option('--mode <mode>', 'access type').choices(['fetch', 'store']))
+    .addOption(new Option('--keyop <operation>', 'a KVM_S390_KEYOP operation instead of an access').choices(['iske', 'rrbe', 'sske']))
+    .option('--new-key <byte>', 'the key --keyop sske stores')
     .option('--cr0 <hex>', 'control register 0 (bit 38 FPO 0x2000000, bit 39 SPO 0x1000000, bit 35 LAP 0x10000000)', '0xe0')
     .option('--address <hex>', 'effective (logical) or absolute address', '0')
     .option('--length <n>', 'access length in bytes', '1')
     .option('--absolute', 'an absolute (vm-fd) access: no overrides')
     .option('--private-space', 'DAT on with a private-space ASCE: no fetch-protection override, no LAP')
     .option('--json', 'machine-readable output')
-    .action((o: { storageKey: string; key: string; mode: string; cr0: string; address: string; length: string; absolute?: boolean; privateSpace?: boolean; json?: boolean }) => {
+    .action((o: { storageKey: string; key?: string; mode?: string; keyop?: string; newKey?: string; cr0: string; address: string; length: string; absolute?: boolean; privateSpace?: boolean; json?: boolean }) => {
       process.exitCode = explainCommand(o);
     });
 

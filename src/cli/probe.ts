@@ -45,7 +45,9 @@ export function capabilityMeaning(cap: number, value: number): string {
     case CAP.S390_PROTECTED:
       return value > 0 ? 'protected virtualization: SIDA_READ/SIDA_WRITE usable for PV vcpus' : 'no protected virtualization (SIDA ops unusable)';
     case CAP.S390_KEYOP:
-      return value > 0 ? 'KVM_S390_KEYOP exists: kernel after the gmap rewrite' : 'no KVM_S390_KEYOP (kernel before the gmap rewrite)';
+      return value > 0
+        ? 'KVM_S390_KEYOP on the vm fd (ISKE, RRBE, SSKE on one guest page: vm.keyop): kernel after the gmap rewrite'
+        : 'no KVM_S390_KEYOP: vm.keyop fails with ENOTTY (kernel before the gmap rewrite)';
     case CAP.S390_PSW:
       return value > 0 ? 'PSW in kvm_run' : 'no PSW in kvm_run';
     case CAP.SYNC_REGS:

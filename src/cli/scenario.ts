@@ -2,7 +2,7 @@
 // createVcpu, setState, vcpu.memop, …) that any backend can run. The differential mode
 // generates them, compares what two backends answer step by step, and writes the shrunk
 // scenario as a reproducer that `kvm-s390 replay` runs again.
-import { MEMOP, MEMOP_F, PAGE_SIZE, pgmName } from '../abi/constants.js';
+import { KEYOP, MEMOP, MEMOP_F, PAGE_SIZE, pgmName } from '../abi/constants.js';
 import type { Backend } from '../api/backend.js';
 import type { Vcpu } from '../api/vcpu.js';
 import type { Vm } from '../api/vm.js';
@@ -35,6 +35,7 @@ export type Step =
   | { do: 'setStorageKeys'; vm: number; startGfn: string; keys: string }
   | { do: 'getStorageKeys'; vm: number; startGfn: string; count: number }
   | { do: 'vm.memop'; vm: number; desc: MemOpSpec }
+  | { do: 'keyop'; vm: number; operation: number; guestAddr: string; key: number }
   | { do: 'createVcpu'; vm: number; vcpu: number; id: number }
   | { do: 'setState'; vcpu: number; psw?: { mask: string; addr: string }; cr?: string[]; ar?: number[]; prefix?: string }
   | { do: 'vcpu.memop'; vcpu: number; desc: MemOpSpec };
@@ -51,6 +52,7 @@ export interface Scenario {
 export type StepResult = Record<string, unknown>;
 
 const OP_NAMES: Record<number, string> = Object.fromEntries(Object.entries(MEMOP).map(([k, v]) => [v, `KVM_S390_MEMOP_${k}`]));
+const KEYOP_NAMES: Record<number, string> = Object.fromEntries(Object.entries(KEYOP).map(([k, v]) => [v, `KVM_S390_KEYOP_${k}`]));
 const FLAG_NAMES: [number, string][] = Object.entries(MEMOP_F).map(([k, v]) => [v, `KVM_S390_MEMOP_F_${k}`]);
 
 export function opName(op: number): string {
@@ -336,8 +338,7 @@ export class ScenarioRunner {
     const end = startGfn + BigInt(count) < pages ? startGfn + BigInt(count) : pages;
     if (end <= startGfn) return 'outside';
     const keys = vm.getStorageKeys(startGfn, Number(end - startGfn));
-    // R and C (0x06) are set by accesses on real hardware: not compared (spec §9).
-    return keys === null ? null : toHex(keys.map((k) => k & 0xf9));
+    return keys === null ? null : toHex(keys);
   }
 
   #step(step: Step): StepResult {
@@ -363,7 +364,17 @@ export class ScenarioRunner {
       }
       case 'getStorageKeys': {
         const keys = this.#vm(step.vm).vm.getStorageKeys(BigInt(step.startGfn), step.count);
-        return { ret: keys === null ? 'KVM_S390_GET_SKEYS_NONE' : 0, keys: keys === null ? null : toHex(keys.map((k) => k & 0xf9)) };
+        return { ret: keys === null ? 'KVM_S390_GET_SKEYS_NONE' : 0, keys: keys === null ? null : toHex(keys) };
+      }
+      case 'keyop': {
+        const guestAddr = BigInt(step.guestAddr);
+        let result: StepResult;
+        try {
+          result = { ret: 0, key: hex(this.#vm(step.vm).vm.keyop(step.operation, guestAddr, step.key)) };
+        } catch (err) {
+          result = errorResult(err);
+        }
+        return { ...result, keysAfter: this.#safe(() => this.#keysReadback(step.vm, guestAddr >> 12n, 1)) };
       }
       case 'vm.memop': {
         const desc = memopDesc(step.desc);
@@ -426,6 +437,12 @@ export class ScenarioRunner {
           : this.#memoryDigest(vmIndex, 0n, this.#vm(vmIndex).size),
       );
     }
+    // Reference and change bits of the pages an absolute access names (null: keys not in use).
+    if (absolute && spec.size > 0) {
+      const first = BigInt(spec.gaddr) >> 12n;
+      const pages = Number(((BigInt(spec.gaddr) + BigInt(spec.size) - 1n) >> 12n) - first) + 1;
+      out.keysAfter = this.#safe(() => this.#keysReadback(vmIndex, first, pages));
+    }
     return out;
   }
 }
@@ -446,6 +463,8 @@ export function formatStep(step: Step): string {
       return `vm${step.vm}.setStorageKeys(gfn ${step.startGfn}, [${step.keys.match(/../g)?.map((k) => `0x${k}`).join(' ') ?? ''}])`;
     case 'getStorageKeys':
       return `vm${step.vm}.getStorageKeys(gfn ${step.startGfn}, count ${step.count})`;
+    case 'keyop':
+      return `vm${step.vm}.keyop(${KEYOP_NAMES[step.operation] ?? `operation ${step.operation}`}, guestAddr ${step.guestAddr}, key 0x${step.key.toString(16)})`;
     case 'createVcpu':
       return `vcpu${step.vcpu} = vm${step.vm}.createVcpu(${step.id})`;
     case 'setState': {

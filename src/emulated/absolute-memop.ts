@@ -103,12 +103,12 @@ function absoluteAccess(m: AbsoluteMachine, req: MemOpRequest, key: number): num
     result = outsideMemory(m, start, isStore);
   } else {
     okEnd = Math.min(end, memEnd);
-    if (key !== 0) {
-      const refused = keys.firstRefused(Math.floor(start / PAGE_SIZE), Math.floor((okEnd - 1) / PAGE_SIZE) + 1, key, isStore);
-      if (refused >= 0) {
-        okEnd = Math.max(start, refused * PAGE_SIZE);
-        result = keyRefused(m, okEnd, key, isStore);
-      }
+    // The kernel accesses page by page: the pages before a refused one were read (into its
+    // bounce buffer) or stored, and their keys record it.
+    const refused = keys.accessRange(Math.floor(start / PAGE_SIZE), Math.floor((okEnd - 1) / PAGE_SIZE) + 1, key, isStore);
+    if (refused >= 0) {
+      okEnd = Math.max(start, refused * PAGE_SIZE);
+      result = keyRefused(m, okEnd, key, isStore);
     }
     if (result === 0 && okEnd < end) result = outsideMemory(m, okEnd, isStore);
   }
@@ -177,6 +177,8 @@ function absoluteCmpxchg(m: AbsoluteMachine, req: MemOpRequest): number {
       break;
     }
   }
+  // Only an exchange stores; an unequal comparison fetched.
+  m.keys.recordPage(Math.floor(abs / PAGE_SIZE), equal);
   if (equal) {
     m.storage.writeWithinPage(abs, req.buf, 0, size);
   } else if (current === undefined) {

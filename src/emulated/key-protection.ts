@@ -4,7 +4,7 @@
 // Two overrides widen that for logical accesses only:
 //  - fetch-protection override (CR0 bit 38): fetches from effective 0..2047 ignore F;
 //  - storage-protection override (CR0 bit 39): ACC 9 lets any key fetch and store.
-import { STORAGE_KEY } from './storage-keys.js';
+import { STORAGE_KEY } from '../abi/constants.js';
 
 export type AccessMode = 'fetch' | 'store';
 

@@ -230,13 +230,14 @@ function run(vcpu: EmulatedVcpu, req: MemOpRequest, key: number, isStore: boolea
 
 /** Phase 2 of a store: page by page, each under the key; a refusal leaves earlier pages stored. */
 function storeFragments(a: Access, src: Uint8Array, inject: boolean): number {
-  const storage = a.vcpu.vm.storage;
+  const { storage, keys } = a.vcpu.vm;
   let done = 0;
   for (let i = 0; i < a.fragments; i++) {
     if (a.key !== 0 && !keyAllows(a, i)) {
       return raise(a, inject, PGM.PROTECTION, a.effHi[i]!, a.effLo[i]!, Protection.Key, i > 0, keyReason(a, i), a.ar);
     }
     storage.writeWithinPage(a.abs[i]!, src, done, a.len[i]!);
+    keys.recordPage(Math.floor(a.abs[i]! / PAGE_SIZE), true);
     done += a.len[i]!;
   }
   return 0;
@@ -246,17 +247,32 @@ function storeFragments(a: Access, src: Uint8Array, inject: boolean): number {
 function fetchFragments(a: Access, dst: Uint8Array | null, inject: boolean): number {
   if (a.key !== 0) {
     for (let i = 0; i < a.fragments; i++) {
-      if (!keyAllows(a, i)) return raise(a, inject, PGM.PROTECTION, a.effHi[i]!, a.effLo[i]!, Protection.Key, false, keyReason(a, i), a.ar);
+      if (!keyAllows(a, i)) {
+        // The kernel read the pages before the refused one into its bounce buffer.
+        recordFetched(a, i);
+        return raise(a, inject, PGM.PROTECTION, a.effHi[i]!, a.effLo[i]!, Protection.Key, false, keyReason(a, i), a.ar);
+      }
     }
   }
-  if (dst === null) return 0;
-  const storage = a.vcpu.vm.storage;
+  if (dst === null) {
+    // The kernel read into its bounce buffer before the copy to the NULL pointer failed.
+    recordFetched(a, a.fragments);
+    return 0;
+  }
+  const { storage, keys } = a.vcpu.vm;
   let done = 0;
   for (let i = 0; i < a.fragments; i++) {
     storage.readWithinPage(a.abs[i]!, dst, done, a.len[i]!);
+    keys.recordPage(Math.floor(a.abs[i]! / PAGE_SIZE), false);
     done += a.len[i]!;
   }
   return 0;
+}
+
+/** Reference bits of the pages of the first `count` fragments, which were fetched. */
+function recordFetched(a: Access, count: number): void {
+  const keys = a.vcpu.vm.keys;
+  for (let i = 0; i < count; i++) keys.recordPage(Math.floor(a.abs[i]! / PAGE_SIZE), false);
 }
 
 /** Key-controlled protection for fragment `i`, with both overrides (spec §8.7). */

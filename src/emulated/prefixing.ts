@@ -1,8 +1,7 @@
 // Prefixing (spec §8.6.1): the vcpu's two 8 KiB areas — real 0..8191 and real P..P+8191 —
 // swap places; every other real address is its absolute address.
 
-export const PREFIX_MASK = 0x7fffe000;
-const PREFIX_AREA = 0x2000;
+import { PREFIX_AREA } from '../abi/constants.js';
 
 /** Absolute address of real address `real` (a number; may be Infinity) under prefix `prefix`. */
 export function realToAbsolute(real: number, prefix: number): number {

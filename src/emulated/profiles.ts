@@ -45,6 +45,18 @@ export interface ProfileSwitches {
    * made it per VM (gmap->uses_skeys).
    */
   readonly keyUsePerProcess: boolean;
+  /**
+   * SET_SKEYS leaves a key that reads back with R and C set (observed on 6.12: key 0 reads
+   * 0x06) instead of the byte exactly as given (the gmap rewrite, whose KEYOP selftest
+   * sets and reads back R/C patterns). See docs/spec-errata.md.
+   */
+  readonly setSkeysMarksReferenceAndChange: boolean;
+  /**
+   * While the VM has not enabled storage keys, an access marks R and C (observed on 7.2: a
+   * fresh page reads 0x06 after its first access; the host's zeroing of the new page is the
+   * store). With keys enabled only the access itself counts (0x30 → 0x34 on a read).
+   */
+  readonly firstAccessWithoutKeysMarksChange: boolean;
 }
 
 const NEWEST: ProfileSwitches = {
@@ -61,6 +73,8 @@ const NEWEST: ProfileSwitches = {
   legacyCheckOnly: false,
   arTablesFaultOutsideMemory: false,
   keyUsePerProcess: false,
+  setSkeysMarksReferenceAndChange: false,
+  firstAccessWithoutKeysMarksChange: true,
 };
 
 const CLASSIC: ProfileSwitches = {
@@ -71,6 +85,8 @@ const CLASSIC: ProfileSwitches = {
   cmpxchgNewestOrder: false,
   setSkeysCheckAllFirst: false,
   keyUsePerProcess: true,
+  setSkeysMarksReferenceAndChange: true,
+  firstAccessWithoutKeysMarksChange: false,
 };
 
 const V5_18: ProfileSwitches = {

@@ -1,8 +1,7 @@
 // KVM_S390_GET_SKEYS / KVM_S390_SET_SKEYS (spec §9), including the errno order and the
-// partial-set behaviour of each profile.
-import { ERRNO, GET_SKEYS_NONE, SKEYS_MAX } from '../abi/constants.js';
+// partial-set behaviour of each profile, and KVM_S390_KEYOP of the newest kernels.
+import { ERRNO, GET_SKEYS_NONE, KEYOP, PAGE_SHIFT, SKEYS_MAX, STORAGE_KEY } from '../abi/constants.js';
 import type { AbsoluteMachine } from './absolute-memop.js';
-import { STORAGE_KEY } from './storage-keys.js';
 import { byteLengthOf, plainView } from '../typed-arrays.js';
 
 /** How many of the `count` gfns from `startGfn` on lie inside guest memory. */
@@ -36,15 +35,47 @@ export function setStorageKeys(m: AbsoluteMachine, startGfn: bigint, keys: Uint8
     // Every reserved bit is refused before any key changes; then keys are set in order
     // until the first gfn outside memory.
     if (firstReserved(keys, count) < count) return -ERRNO.EINVAL;
-    m.keys.writeFrom(start, plainView(keys, 0, inMemory < count ? inMemory : count));
+    writeKeys(m, start, plainView(keys, 0, inMemory < count ? inMemory : count));
     return inMemory < count ? -ERRNO.EFAULT : 0;
   }
   // One key at a time: EFAULT at the first gfn outside memory, EINVAL at the first reserved bit.
   const reserved = firstReserved(keys, inMemory);
   const stored = Math.min(reserved, inMemory);
-  m.keys.writeFrom(start, plainView(keys, 0, stored));
+  writeKeys(m, start, plainView(keys, 0, stored));
   if (stored === count) return 0;
   return stored === inMemory ? -ERRNO.EFAULT : -ERRNO.EINVAL;
+}
+
+/** Stores SET_SKEYS bytes as the profile's kernel leaves them. */
+function writeKeys(m: AbsoluteMachine, startPfn: number, keys: Uint8Array): void {
+  m.keys.writeFrom(startPfn, keys);
+  if (m.switches.setSkeysMarksReferenceAndChange && keys.length > 0) {
+    m.keys.recordAccess(startPfn, startPfn + keys.length, true);
+  }
+}
+
+/**
+ * KVM_S390_KEYOP: the key byte written back, or -errno. The operation is judged first; an
+ * address outside guest memory is EFAULT. The call neither enables key handling for the VM
+ * nor counts as an access of the page.
+ */
+export function keyop(m: AbsoluteMachine, operation: number, guestAddr: bigint, key: number): number {
+  if (!m.switches.keyop) return -ERRNO.ENOTTY;
+  if (operation !== KEYOP.ISKE && operation !== KEYOP.RRBE && operation !== KEYOP.SSKE) return -ERRNO.EINVAL;
+  const gfn = guestAddr >> BigInt(PAGE_SHIFT);
+  if (gfn >= BigInt(m.storage.pageCount)) return -ERRNO.EFAULT;
+  const pfn = Number(gfn);
+  switch (operation) {
+    case KEYOP.ISKE:
+      return m.keys.get(pfn);
+    case KEYOP.RRBE:
+      return m.keys.resetReference(pfn);
+    default: {
+      const previous = m.keys.get(pfn);
+      m.keys.set(pfn, key & ~STORAGE_KEY.RESERVED);
+      return previous;
+    }
+  }
 }
 
 /** Index of the first of keys[0..limit) with the reserved bit set, or `limit`. */

@@ -1,28 +1,43 @@
 // One storage-key byte per 4 KiB absolute page (ACC 0xF0, F 0x08, R 0x04, C 0x02, bit 7
 // reserved), default 0, held sparsely per 1 MiB so that a huge guest costs nothing until keys
-// are set. Also the VM's "uses keys" state that GET_SKEYS reports (spec §9).
-const CHUNK_PAGES = 256;
+// are set or pages are accessed. The reference and change bits follow the accesses memops
+// make, as the hardware sets them in the real key (recordAccess). Also the VM's "uses keys"
+// state that GET_SKEYS reports (spec §9).
+import { STORAGE_KEY } from '../abi/constants.js';
 
-export const STORAGE_KEY = {
-  ACC_MASK: 0xf0,
-  FETCH_PROTECTION: 0x08,
-  REFERENCE: 0x04,
-  CHANGE: 0x02,
-  RESERVED: 0x01,
-} as const;
+const CHUNK_PAGES = 256;
+const CHUNKS_PER_SLAB = 256;
 
 /** Whether key handling is on: shared by all VMs of a host process on older kernels. */
 export interface KeyUsage {
   enabled: boolean;
 }
 
+const REFERENCE_AND_CHANGE = STORAGE_KEY.REFERENCE | STORAGE_KEY.CHANGE;
+
 export class StorageKeys {
   readonly #chunks = new Map<number, Uint8Array>();
   readonly #usage: KeyUsage;
+  readonly #firstAccessWithoutKeysMarksChange: boolean;
 
-  /** `usage` is this VM's own flag, or the process-wide one (profile switch keyUsePerProcess). */
-  constructor(usage: KeyUsage = { enabled: false }) {
+  /**
+   * `usage` is this VM's own flag, or the process-wide one (profile switch keyUsePerProcess).
+   * `firstAccessWithoutKeysMarksChange`: profile switch of the same name.
+   */
+  constructor(usage: KeyUsage = { enabled: false }, firstAccessWithoutKeysMarksChange = false) {
     this.#usage = usage;
+    this.#firstAccessWithoutKeysMarksChange = firstAccessWithoutKeysMarksChange;
+    this.#updateFetchBits();
+  }
+
+  /**
+   * What a fetch marks, kept up to date by the usesKeys setter so the hot path reads one
+   * field. Only a per-VM flag can switch it (the switch is false where the flag is shared).
+   */
+  #fetchBits: number = STORAGE_KEY.REFERENCE;
+
+  #updateFetchBits(): void {
+    this.#fetchBits = this.#firstAccessWithoutKeysMarksChange && !this.#usage.enabled ? REFERENCE_AND_CHANGE : STORAGE_KEY.REFERENCE;
   }
 
   /** False until SET_SKEYS (or a guest key instruction) enables key handling. */
@@ -32,6 +47,7 @@ export class StorageKeys {
 
   set usesKeys(value: boolean) {
     this.#usage.enabled = value;
+    this.#updateFetchBits();
   }
 
   // One-entry cache of the chunk last looked up (a range walk asks for neighbouring pages).
@@ -47,8 +63,17 @@ export class StorageKeys {
     return this.#lastChunk;
   }
 
+  // Chunks are views into shared slabs: every accessed MiB gets one (R/C recording), and a
+  // view costs far less than an ArrayBuffer of its own (touched-memory goal in bench/).
+  #slab: ArrayBuffer | null = null;
+  #slabUsed = CHUNKS_PER_SLAB;
+
   #createChunk(index: number): Uint8Array {
-    const chunk = new Uint8Array(CHUNK_PAGES);
+    if (this.#slabUsed === CHUNKS_PER_SLAB) {
+      this.#slab = new ArrayBuffer(CHUNKS_PER_SLAB * CHUNK_PAGES);
+      this.#slabUsed = 0;
+    }
+    const chunk = new Uint8Array(this.#slab!, this.#slabUsed++ * CHUNK_PAGES, CHUNK_PAGES);
     this.#chunks.set(index, chunk);
     if (index === this.#lastIndex) this.#lastChunk = chunk;
     return chunk;
@@ -70,25 +95,29 @@ export class StorageKeys {
   }
 
   /**
-   * The first page in [startPfn, endPfn) whose key refuses access key `accessKey` (1..15)
-   * under the rule without overrides (key-protection.ts keyAllowsAccess), or -1: the same
-   * answer as asking page by page, a chunk at a time.
+   * An access of pages [startPfn, endPfn) under access key `accessKey` (0..15) with the rule
+   * without overrides (key-protection.ts keyAllowsAccess): returns the first page whose key
+   * refuses it, or -1, and marks the pages before that one (all of them when none refuses) as
+   * recordAccess does, in the same pass.
    */
-  firstRefused(startPfn: number, endPfn: number, accessKey: number, isStore: boolean): number {
+  accessRange(startPfn: number, endPfn: number, accessKey: number, isStore: boolean): number {
+    const bits = isStore ? REFERENCE_AND_CHANGE : this.#fetchBits;
     let pfn = startPfn;
     while (pfn < endPfn) {
       const index = Math.floor(pfn / CHUNK_PAGES);
-      const within = pfn % CHUNK_PAGES;
+      const base = index * CHUNK_PAGES;
+      const within = pfn - base;
       const n = Math.min(CHUNK_PAGES - within, endPfn - pfn);
-      const chunk = this.#chunk(index);
+      let chunk = this.#chunk(index);
       if (chunk === undefined) {
-        // Key 0: ACC 0 differs from accessKey, F is 0: fetches pass, stores do not.
-        if (isStore) return pfn;
-      } else {
-        for (let i = within; i < within + n; i++) {
-          const k = chunk[i]!;
-          if (k >> 4 !== accessKey && (isStore || (k & STORAGE_KEY.FETCH_PROTECTION) !== 0)) return pfn + (i - within);
-        }
+        // Key 0: ACC 0 differs from any access key 1..15 and F is 0: fetches pass, stores do not.
+        if (accessKey !== 0 && isStore) return pfn;
+        chunk = this.#createChunk(index);
+      }
+      for (let i = within; i < within + n; i++) {
+        const k = chunk[i]!;
+        if (accessKey !== 0 && k >> 4 !== accessKey && (isStore || (k & STORAGE_KEY.FETCH_PROTECTION) !== 0)) return base + i;
+        chunk[i] = k | bits;
       }
       pfn += n;
     }
@@ -122,6 +151,30 @@ export class StorageKeys {
       chunk.set(keys.subarray(i, i + n), within);
       i += n;
     }
+  }
+
+  /**
+   * Pages [startPfn, endPfn) were fetched from (R) or stored into (R and C). While a VM of a
+   * profile with firstAccessWithoutKeysMarksChange has not enabled keys, every access marks
+   * both: the host zeroes a page when it is first touched, and that store is the C.
+   */
+  recordAccess(startPfn: number, endPfn: number, isStore: boolean): void {
+    this.accessRange(startPfn, endPfn, 0, isStore);
+  }
+
+  /** recordAccess of the one page `pfn` (the per-fragment call of logical accesses and cmpxchg). */
+  recordPage(pfn: number, isStore: boolean): void {
+    const index = Math.floor(pfn / CHUNK_PAGES);
+    const chunk = this.#chunk(index) ?? this.#createChunk(index);
+    const i = pfn - index * CHUNK_PAGES;
+    chunk[i] = chunk[i]! | (isStore ? REFERENCE_AND_CHANGE : this.#fetchBits);
+  }
+
+  /** RRBE on one page: clears R, keeps C; returns the old R and C bits in their key positions. */
+  resetReference(pfn: number): number {
+    const key = this.get(pfn);
+    if ((key & STORAGE_KEY.REFERENCE) !== 0) this.set(pfn, key & ~STORAGE_KEY.REFERENCE);
+    return key & REFERENCE_AND_CHANGE;
   }
 
   /** Copies `out.length` keys starting at `startPfn` into `out`. */

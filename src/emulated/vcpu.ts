@@ -1,6 +1,6 @@
 // An emulated vcpu: the SIE-block state a memop reads (PSW, CRs, prefix), the access
 // registers, a queued program interrupt, and — for a protected vcpu — its SIDA.
-import { ERRNO, MEMOP, NUM_ACRS, NUM_CRS, PAGE_SIZE } from '../abi/constants.js';
+import { ERRNO, MEMOP, NUM_ACRS, NUM_CRS, PAGE_SIZE, PREFIX_MASK } from '../abi/constants.js';
 import type {
   MemOpRequest,
   ProgramInterrupt,
@@ -19,7 +19,6 @@ import { sidaMemop } from './sida.js';
 /** CR0 and CR14 after an initial or clear reset (spec §11). */
 export const RESET_CR0 = 0xe0n;
 export const RESET_CR14 = 0xc2000000n;
-const PREFIX_MASK = 0x7fffe000;
 
 export class EmulatedVcpu implements VcpuHandle {
   readonly id: number;

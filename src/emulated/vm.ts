@@ -7,7 +7,7 @@ import { vmMemop, type AbsoluteMachine } from './absolute-memop.js';
 import { FaultRecorder } from './faults.js';
 import type { ProfileSwitches } from './profiles.js';
 import { AbsoluteStorage } from './storage.js';
-import { getStorageKeys, setStorageKeys } from './storage-key-ops.js';
+import { getStorageKeys, keyop, setStorageKeys } from './storage-key-ops.js';
 import { StorageKeys, type KeyUsage } from './storage-keys.js';
 import { EmulatedVcpu } from './vcpu.js';
 import { checkBuffersHold } from './buffers.js';
@@ -36,7 +36,7 @@ export class EmulatedVm implements VmHandle, AbsoluteMachine {
 
   constructor(opts: VmOptions, switches: ProfileSwitches, checkExtension: (cap: number) => number, keyUsage: KeyUsage) {
     this.storage = new AbsoluteStorage(Number(opts.memorySize));
-    this.keys = new StorageKeys(keyUsage);
+    this.keys = new StorageKeys(keyUsage, switches.firstAccessWithoutKeysMarksChange);
     this.switches = switches;
     this.#checkExtension = checkExtension;
     this.facilities = {
@@ -60,6 +60,10 @@ export class EmulatedVm implements VmHandle, AbsoluteMachine {
 
   setStorageKeys(startGfn: bigint, keys: Uint8Array, flags: number): number {
     return setStorageKeys(this, startGfn, keys, flags);
+  }
+
+  keyop(operation: number, guestAddr: bigint, key: number): number {
+    return keyop(this, operation, guestAddr, key);
   }
 
   createVcpu(id: number, opts: VcpuOptions): VcpuHandle {

@@ -26,6 +26,10 @@ export const KVM_DEVICE = '/dev/kvm';
 /** KVM_GET_API_VERSION has answered 12 since Linux 2.6.22. */
 const KVM_API_VERSION = 12;
 const KVM_EXIT_S390_SIEIC = 13;
+/** SIE intercept code of a wait state (the PSW's wait bit), what the commit run must end in. */
+const ICPT_WAIT = 0x1c;
+/** A commit run interrupted by signals this many times in a row is given up as an error. */
+const COMMIT_RUN_ATTEMPTS = 64;
 const KVM_S390_PROGRAM_INT = 0xfffe0001n;
 const IRQ_RECORD = STRUCT_SIZE.kvm_s390_irq;
 const PGM_OFFSET = 8; // the payload union inside struct kvm_s390_irq
@@ -149,7 +153,7 @@ class KvmBackend implements BackendHandle {
     }
     const vmFd = addon.createVm(this.fd, 0);
     if (vmFd === -ERRNO.EINVAL) {
-      fail(ERRNO.EINVAL, 'KVM_CREATE_VM', 'on kernels before 5.11 (and some later configurations) the process needs page-table extensions (PGSTE): node is not linked with --s390-pgste, so run "sysctl vm.allocate_pgste=1" as root and start node again');
+      fail(ERRNO.EINVAL, 'KVM_CREATE_VM', 'this kernel gives a process page-status tables (PGSTE), which KVM_CREATE_VM needs, only when they were asked for before the process started: from vm.allocate_pgste or an ELF PGSTE header, which node lacks. Run "sysctl vm.allocate_pgste=1" as root and start node again (every kernel before the gmap rewrite needs this)');
     }
     check(vmFd, 'KVM_CREATE_VM');
     try {
@@ -215,6 +219,10 @@ class KvmVm implements VmHandle {
     return this.addon.setSkeys(this.fd, startGfn, keys, flags);
   }
 
+  keyop(operation: number, guestAddr: bigint, key: number): number {
+    return this.addon.keyop(this.fd, guestAddr, operation, key);
+  }
+
   createVcpu(id: number, opts: VcpuOptions): VcpuHandle {
     if (opts.protected) {
       fail(ERRNO.EOPNOTSUPP, 'KVM_CREATE_VCPU', 'protected (PV) vcpus need a secure-execution guest image and the KVM_S390_PV_COMMAND protocol, which the kvm backend does not drive; SIDA ops are available on the emulated backend');
@@ -226,7 +234,7 @@ class KvmVm implements VmHandle {
       addon.close(vcpuFd);
       fail(-run, 'mmap', 'the vcpu kvm_run area');
     }
-    const vcpu = new KvmVcpu(addon, id, vcpuFd, run, () => {
+    const vcpu = new KvmVcpu(addon, id, vcpuFd, run, this.checkExtension(CAP.S390_VCPU_RESETS) > 0, () => {
       this.#vcpus.delete(vcpu);
       this.#releaseMemoryWhenUnused();
     });
@@ -268,6 +276,7 @@ class KvmVcpu implements VcpuHandle {
     readonly id: number,
     private readonly fd: number,
     private readonly run: NativeMapping,
+    private readonly hasVcpuResets: boolean,
     private readonly onClose: () => void,
   ) {}
 
@@ -311,7 +320,13 @@ class KvmVcpu implements VcpuHandle {
     }
     if (update.psw === undefined && update.prefix === undefined) return;
     const run = this.run;
-    let mask = (run.readU64(KVM_RUN_OFFSET.psw_mask) & ~COMMIT_FORCED) | this.#userPswBits;
+    const before = {
+      mask: run.readU64(KVM_RUN_OFFSET.psw_mask),
+      addr: run.readU64(KVM_RUN_OFFSET.psw_addr),
+      prefix: run.readU64(KVM_RUN_OFFSET.prefix),
+      userPswBits: this.#userPswBits,
+    };
+    let mask = (before.mask & ~COMMIT_FORCED) | this.#userPswBits;
     if (update.psw !== undefined) {
       mask = update.psw.mask;
       run.writeU64(KVM_RUN_OFFSET.psw_addr, update.psw.addr);
@@ -324,22 +339,54 @@ class KvmVcpu implements VcpuHandle {
     }
     this.#userPswBits = mask & COMMIT_FORCED;
     run.writeU64(KVM_RUN_OFFSET.psw_mask, (mask & ~COMMIT_FORCED) | COMMIT_SET);
-    this.#commitByRun();
+    try {
+      this.#commitByRun();
+    } catch (err) {
+      // getState must go on reporting what the kernel holds, not what it refused to load.
+      run.writeU64(KVM_RUN_OFFSET.psw_mask, before.mask);
+      run.writeU64(KVM_RUN_OFFSET.psw_addr, before.addr);
+      run.writeU64(KVM_RUN_OFFSET.prefix, before.prefix);
+      this.#userPswBits = before.userPswBits;
+      throw err;
+    }
   }
 
+  /**
+   * One KVM_RUN that must end in the wait intercept and nothing else: anything else means the
+   * kernel did not load the state as given (an intercept other than wait, a positive result, an
+   * error), and is reported with what the kernel did. Pending interrupts are re-queued whatever
+   * happens, so a failed commit loses none.
+   */
   #commitByRun(): void {
     const pending = this.#pendingIrqBytes();
-    if (pending.length > 0) check(this.addon.reset(this.fd, 1), 'KVM_S390_NORMAL_RESET', 'clearing pending interrupts before the commit run');
-    let r: number;
-    do r = this.addon.run(this.fd);
-    while (r === -EINTR);
-    check(r, 'KVM_RUN', 'committing PSW/prefix with a disabled-wait PSW');
-    const exit = this.run.readU32(KVM_RUN_OFFSET.exit_reason);
-    if (exit !== KVM_EXIT_S390_SIEIC) {
-      fail(ERRNO.EIO, 'KVM_RUN', `the disabled-wait commit run exited with reason ${exit}, expected KVM_EXIT_S390_SIEIC (${KVM_EXIT_S390_SIEIC}); please report this with your kernel version`);
+    if (pending.length > 0) this.#normalReset('clearing pending interrupts before the commit run');
+    try {
+      // exit_reason keeps the previous run's value when KVM_RUN fails before entering SIE.
+      this.run.writeU32(KVM_RUN_OFFSET.exit_reason, 0);
+      let r = -EINTR;
+      for (let attempt = 0; attempt < COMMIT_RUN_ATTEMPTS && r === -EINTR; attempt++) r = this.addon.run(this.fd);
+      if (r === -EINTR) fail(EINTR, 'KVM_RUN', `the commit run was interrupted by a signal ${COMMIT_RUN_ATTEMPTS} times in a row`);
+      check(r, 'KVM_RUN', 'committing PSW/prefix with a disabled-wait PSW');
+      const exit = this.run.readU32(KVM_RUN_OFFSET.exit_reason);
+      const icpt = this.#interceptCode();
+      if (r !== 0 || exit !== KVM_EXIT_S390_SIEIC || icpt !== ICPT_WAIT) {
+        fail(
+          ERRNO.EIO,
+          'KVM_RUN',
+          `the disabled-wait commit run returned ${r} with exit reason ${exit} and intercept code 0x${icpt.toString(16)}; ` +
+            `expected 0, KVM_EXIT_S390_SIEIC (${KVM_EXIT_S390_SIEIC}) and the wait intercept 0x${ICPT_WAIT.toString(16)}: the kernel did not load the state as given`,
+        );
+      }
+    } finally {
+      this.run.writeU64(KVM_RUN_OFFSET.kvm_dirty_regs, 0n);
+      if (pending.length > 0) check(this.addon.setIrqState(this.fd, pending), 'KVM_S390_SET_IRQ_STATE', 're-queueing interrupts after the commit run');
     }
-    this.run.writeU64(KVM_RUN_OFFSET.kvm_dirty_regs, 0n);
-    if (pending.length > 0) check(this.addon.setIrqState(this.fd, pending), 'KVM_S390_SET_IRQ_STATE', 're-queueing interrupts after the commit run');
+  }
+
+  /** kvm_run.s390_sieic.icptcode: the first byte of the exit union. */
+  #interceptCode(): number {
+    const word = this.run.readU32(KVM_RUN_OFFSET.s390_sieic);
+    return LE ? word & 0xff : word >>> 24;
   }
 
   /** Every pending local interrupt as kvm_s390_irq records (empty when none). */
@@ -353,10 +400,31 @@ class KvmVcpu implements VcpuHandle {
     }
   }
 
+  /**
+   * KVM_S390_CLEAR_RESET exists since 5.7 (KVM_CAP_S390_VCPU_RESETS); before it, a clear reset is
+   * the initial reset plus zeroed access registers, the part of it a memop can see. Either
+   * reset loads PSW 0 and prefix 0 into the SIE block but leaves kvm_run's copies as the last
+   * run stored them, so those are set here to what the kernel now holds.
+   */
   reset(kind: ResetKind): void {
-    const r = this.addon.reset(this.fd, kind === 'initial' ? 0 : 2);
-    check(r, kind === 'initial' ? 'KVM_S390_INITIAL_RESET' : 'KVM_S390_CLEAR_RESET');
+    if (kind === 'clear' && this.hasVcpuResets) {
+      check(this.addon.reset(this.fd, 2), 'KVM_S390_CLEAR_RESET');
+    } else {
+      check(this.addon.reset(this.fd, 0), 'KVM_S390_INITIAL_RESET');
+      if (kind === 'clear') this.setState({ ar: new Array<number>(NUM_ACRS).fill(0) });
+    }
+    this.run.writeU64(KVM_RUN_OFFSET.psw_mask, 0n);
+    this.run.writeU64(KVM_RUN_OFFSET.psw_addr, 0n);
+    this.run.writeU64(KVM_RUN_OFFSET.prefix, 0n);
     this.#userPswBits = 0n;
+  }
+
+  /** KVM_S390_NORMAL_RESET (since 5.7): clears local interrupts, keeps PSW, CRs and prefix. */
+  #normalReset(why: string): void {
+    if (!this.hasVcpuResets) {
+      fail(ERRNO.EOPNOTSUPP, 'KVM_S390_NORMAL_RESET', `this kernel has no KVM_CAP_S390_VCPU_RESETS (Linux 5.7+), so pending interrupts cannot be cleared without an initial reset (${why})`);
+    }
+    check(this.addon.reset(this.fd, 1), 'KVM_S390_NORMAL_RESET', why);
   }
 
   pendingProgramInterrupt(): ProgramInterrupt | null {
@@ -374,9 +442,8 @@ class KvmVcpu implements VcpuHandle {
     return null;
   }
 
-  /** KVM_S390_NORMAL_RESET: clears the vcpu's local interrupts, keeps PSW, CRs and prefix. */
   clearPendingInterrupts(): void {
-    check(this.addon.reset(this.fd, 1), 'KVM_S390_NORMAL_RESET');
+    this.#normalReset('clearing pending interrupts');
   }
 
   /** The kernel does not say why a memop failed. */

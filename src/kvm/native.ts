@@ -28,6 +28,7 @@ export interface NativeAbi {
   memop: Record<string, number>;
   memopFlags: Record<string, number>;
   memopExtension: Record<string, number>;
+  keyop: Record<string, number>;
   sync: Record<string, number>;
   limits: Record<string, number>;
   sizes: Record<string, number>;
@@ -66,6 +67,8 @@ export interface NativeAddon {
   memopStructForTest(fd: number, desc: Uint8Array, buf: Uint8Array | null, old: Uint8Array | null): Uint8Array;
   getSkeys(vmFd: number, startGfn: bigint | number, count: bigint | number, out: Uint8Array, flags: number): number;
   setSkeys(vmFd: number, startGfn: bigint | number, keys: Uint8Array, flags: number): number;
+  /** KVM_S390_KEYOP: the key byte the kernel wrote back (0..255), or -errno. */
+  keyop(vmFd: number, guestAddr: bigint | number, operation: number, key: number): number;
   abi(): NativeAbi;
   encodeMemOpForTest(
     gaddr: bigint | number,

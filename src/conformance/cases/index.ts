@@ -3,6 +3,7 @@ import type { ConformanceCase } from '../types.js';
 import { absoluteCases } from './absolute.js';
 import { cmpxchgCases } from './cmpxchg.js';
 import { storageKeyCases } from './storage-keys.js';
+import { storageKeyBitCases } from './storage-key-bits.js';
 import { apiCases } from './api.js';
 import { selftestVcpuCases } from './selftest-vcpu.js';
 import { logicalCases } from './logical.js';
@@ -12,6 +13,7 @@ export const ALL_CASES: readonly ConformanceCase[] = [
   ...absoluteCases,
   ...cmpxchgCases,
   ...storageKeyCases,
+  ...storageKeyBitCases,
   ...selftestVcpuCases,
   ...logicalCases,
   ...logicalHistoryCases,
