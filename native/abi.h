@@ -44,6 +44,22 @@ struct Skeys {                // struct kvm_s390_skeys
   uint32_t reserved[9];
 };
 
+struct DeviceAttr {           // struct kvm_device_attr
+  uint32_t flags;
+  uint32_t group;
+  uint64_t attr;
+  uint64_t addr;
+};
+
+// struct kvm_s390_vm_cpu_processor: the guest CPU model of a VM (group KVM_S390_VM_CPU_MODEL,
+// attribute KVM_S390_VM_CPU_PROCESSOR). fac_list is the STFLE facility bit string.
+struct CpuProcessor {
+  uint64_t cpuid;
+  uint16_t ibc;
+  uint8_t pad[6];
+  uint64_t fac_list[256];     // 16
+};
+
 struct Keyop {                // struct kvm_s390_keyop (newest kernels)
   uint64_t guest_addr;        // 0
   uint8_t key;                // 8: in for SSKE, out: the previous key (RRBE: its R and C bits)
@@ -137,8 +153,14 @@ constexpr uint32_t S390_SET_IRQ_STATE = Ioc(kIocWrite, 0xb5, sizeof(IrqState));
 constexpr uint32_t S390_GET_IRQ_STATE = Ioc(kIocWrite, 0xb6, sizeof(IrqState));
 constexpr uint32_t S390_KEYOP = Ioc(kIocRead | kIocWrite, 0x53, sizeof(Keyop));
 constexpr uint32_t S390_NORMAL_RESET = Ioc(kIocNone, 0xc3, 0);
+constexpr uint32_t GET_DEVICE_ATTR = Ioc(kIocWrite, 0xe2, sizeof(DeviceAttr));
 constexpr uint32_t S390_CLEAR_RESET = Ioc(kIocNone, 0xc4, 0);
 }  // namespace ioctl
+
+namespace cpu_model {
+constexpr uint32_t GROUP = 3;      // KVM_S390_VM_CPU_MODEL
+constexpr uint64_t PROCESSOR = 0;  // KVM_S390_VM_CPU_PROCESSOR
+}  // namespace cpu_model
 
 namespace cap {
 constexpr uint32_t S390_PSW = 42, SYNC_REGS = 74, S390_MEM_OP = 108, S390_SKEYS = 110,
@@ -187,6 +209,8 @@ static_assert(sizeof(UserMemoryRegion) == 32, "kvm_userspace_memory_region");
 static_assert(sizeof(Sregs) == 192 && offsetof(Sregs, crs) == 64, "kvm_sregs (s390)");
 static_assert(sizeof(PgmInfo) == 40 && offsetof(PgmInfo, code) == 28 && offsetof(PgmInfo, exc_access_id) == 34,
               "kvm_s390_pgm_info");
+static_assert(sizeof(DeviceAttr) == 24 && sizeof(CpuProcessor) == 2064 && offsetof(CpuProcessor, fac_list) == 16,
+              "kvm_device_attr, kvm_s390_vm_cpu_processor");
 static_assert(sizeof(Irq) == 72 && offsetof(Irq, u) == 8, "kvm_s390_irq");
 static_assert(sizeof(IrqState) == 32 && offsetof(IrqState, len) == 12, "kvm_s390_irq_state");
 static_assert(offsetof(RunHead, exit_reason) == 0x08 && offsetof(RunHead, psw_mask) == 0x20 &&
@@ -296,6 +320,12 @@ static_assert(sizeof(struct kvm_s390_irq_state) == sizeof(IrqState), "kvm_s390_i
 // Only the s390 header describes the s390 kvm_run, sregs and sync registers.
 #define KVMS390_HAVE_S390_RUN 1
 static_assert(KVM_GET_SREGS == ioctl::GET_SREGS && KVM_SET_SREGS == ioctl::SET_SREGS, "sregs ioctls");
+static_assert(KVM_GET_DEVICE_ATTR == ioctl::GET_DEVICE_ATTR && KVM_S390_VM_CPU_MODEL == cpu_model::GROUP &&
+                  KVM_S390_VM_CPU_PROCESSOR == cpu_model::PROCESSOR,
+              "cpu model attribute");
+static_assert(sizeof(struct kvm_s390_vm_cpu_processor) == sizeof(CpuProcessor) &&
+                  offsetof(struct kvm_s390_vm_cpu_processor, fac_list) == offsetof(CpuProcessor, fac_list),
+              "kvm_s390_vm_cpu_processor");
 static_assert(sizeof(struct kvm_sregs) == sizeof(Sregs) && offsetof(struct kvm_sregs, crs) == offsetof(Sregs, crs), "kvm_sregs");
 static_assert(offsetof(struct kvm_run, exit_reason) == offsetof(RunHead, exit_reason) &&
                   offsetof(struct kvm_run, psw_mask) == offsetof(RunHead, psw_mask) &&

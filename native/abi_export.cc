@@ -69,6 +69,7 @@ Napi::Value Abi(const Napi::CallbackInfo& info) {
   Put(io, "S390_KEYOP", ioctl::S390_KEYOP);
   Put(io, "S390_NORMAL_RESET", ioctl::S390_NORMAL_RESET);
   Put(io, "S390_CLEAR_RESET", ioctl::S390_CLEAR_RESET);
+  Put(io, "GET_DEVICE_ATTR", ioctl::GET_DEVICE_ATTR);
   o.Set("ioctl", io);
 
   Napi::Object c = Napi::Object::New(env);
@@ -141,6 +142,8 @@ Napi::Value Abi(const Napi::CallbackInfo& info) {
   Put(sz, "kvm_s390_mem_op", sizeof(MemOp));
   Put(sz, "kvm_s390_skeys", sizeof(Skeys));
   Put(sz, "kvm_s390_keyop", sizeof(Keyop));
+  Put(sz, "kvm_device_attr", sizeof(DeviceAttr));
+  Put(sz, "kvm_s390_vm_cpu_processor", sizeof(CpuProcessor));
   Put(sz, "kvm_userspace_memory_region", sizeof(UserMemoryRegion));
   Put(sz, "kvm_sregs", sizeof(Sregs));
   Put(sz, "kvm_s390_irq", sizeof(Irq));

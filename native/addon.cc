@@ -27,6 +27,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"run", Run},
       {"reset", Reset},
       {"getSregs", GetSregs},
+      {"getCpuProcessor", GetCpuProcessor},
       {"setSregs", SetSregs},
       {"getIrqState", GetIrqState},
       {"setIrqState", SetIrqState},

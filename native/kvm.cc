@@ -199,6 +199,21 @@ Napi::Value GetSregs(const Napi::CallbackInfo& info) {
   return Result(info.Env(), r);
 }
 
+// KVM_GET_DEVICE_ATTR of the vm's guest CPU model into `out` (struct kvm_s390_vm_cpu_processor).
+Napi::Value GetCpuProcessor(const Napi::CallbackInfo& info) {
+  int fd;
+  uint8_t* out;
+  if (!ArgFd(info, 0, "vmFd", &fd) || !ArgStruct(info, 1, "out", sizeof(CpuProcessor), &out)) return info.Env().Undefined();
+  CpuProcessor p{};
+  DeviceAttr a{};
+  a.group = cpu_model::GROUP;
+  a.attr = cpu_model::PROCESSOR;
+  a.addr = reinterpret_cast<uintptr_t>(&p);
+  long r = IoctlPtr(fd, ioctl::GET_DEVICE_ATTR, &a);
+  if (r >= 0) std::memcpy(out, &p, sizeof p);
+  return Result(info.Env(), r);
+}
+
 Napi::Value SetSregs(const Napi::CallbackInfo& info) {
   int fd;
   uint8_t* in;

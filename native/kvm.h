@@ -19,6 +19,7 @@ Napi::Value SetUserMemoryRegion(const Napi::CallbackInfo& info);
 Napi::Value Run(const Napi::CallbackInfo& info);
 Napi::Value Reset(const Napi::CallbackInfo& info);
 Napi::Value GetSregs(const Napi::CallbackInfo& info);
+Napi::Value GetCpuProcessor(const Napi::CallbackInfo& info);
 Napi::Value SetSregs(const Napi::CallbackInfo& info);
 Napi::Value GetIrqState(const Napi::CallbackInfo& info);
 Napi::Value SetIrqState(const Napi::CallbackInfo& info);

@@ -10,12 +10,13 @@ export type BackendKind = 'kvm' | 'emulated';
 /**
  * Kernel behaviour to reproduce (spec §0.1, §13):
  * - 'newest'   torvalds tree after the gmap rewrite (KEYOP present)
- * - 'classic'  v6.3 up to the rewrite (cmpxchg, memslot pre-check on absolute ops)
+ * - 'classic'  v6.12 up to the rewrite (cmpxchg, memslot pre-check on absolute ops)
+ * - 'v6.3'     6.3–6.11: classic before the 6.12 memslot check of access-register tables
  * - 'v5.18'    5.18–6.2: storage-key memops, no cmpxchg, older validation order
  * - 'pre-5.18' 5.7–5.17: logical memops and SIDA only, no keys, no vm-fd memop
  */
-export type KernelProfile = 'newest' | 'classic' | 'v5.18' | 'pre-5.18';
-export const KERNEL_PROFILES: readonly KernelProfile[] = ['newest', 'classic', 'v5.18', 'pre-5.18'];
+export type KernelProfile = 'newest' | 'classic' | 'v6.3' | 'v5.18' | 'pre-5.18';
+export const KERNEL_PROFILES: readonly KernelProfile[] = ['newest', 'classic', 'v6.3', 'v5.18', 'pre-5.18'];
 
 /**
  * A `struct kvm_s390_mem_op` after argument checking: every number fits its field, `buf` and
@@ -39,6 +40,20 @@ export interface VmOptions {
   memorySize: bigint;
   /** Guest CPU facilities that change translation (spec §8.6). Default: both present. */
   facilities?: { edat1?: boolean; edat2?: boolean };
+}
+
+/** The guest CPU facilities that change what a memop does, as the VM really has them. */
+export interface GuestFacilities {
+  /** Facility 8, enhanced DAT 1: 1 MiB segment frames. */
+  readonly edat1: boolean;
+  /** Facility 78, enhanced DAT 2: 2 GiB region-third frames. */
+  readonly edat2: boolean;
+  /**
+   * Every facility number of the VM's CPU model (kvm: KVM_S390_VM_CPU_PROCESSOR's list, which
+   * is the host machine's as filtered by KVM), or null where the backend models only the two
+   * above.
+   */
+  readonly installed: readonly number[] | null;
 }
 
 export interface VcpuOptions {
@@ -116,6 +131,8 @@ export interface VmHandle {
   keyop(operation: number, guestAddr: bigint, key: number): number;
   /** KVM_CREATE_VCPU. Throws KvmError on failure. */
   createVcpu(id: number, opts: VcpuOptions): VcpuHandle;
+  /** The guest CPU's facilities (the kvm backend reads the VM's CPU model). */
+  guestFacilities(): GuestFacilities;
   /** Why the last memop returned a positive code, when the backend knows; else null. */
   lastFault(): AccessFault | null;
   close(): void;

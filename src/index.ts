@@ -33,5 +33,6 @@ export {
   type VcpuStateUpdate,
   type ProgramInterrupt,
   type ResetKind,
+  type GuestFacilities,
 } from './contract.js';
 export { PageTableBuilder, type GuestMemoryWriter, type PageTableBuilderOptions, type MapOptions, type TopLevel, type FrameSize } from './guest-tables/page-table-builder.js';

@@ -54,6 +54,7 @@ describe('ioctl numbers (spec §1.1)', () => {
     ['S390_CLEAR_RESET', 0x0000aec4],
     ['S390_PV_COMMAND', 0xc020aec5],
     ['S390_KEYOP', 0xc010ae53],
+    ['GET_DEVICE_ATTR', 0x4018aee2],
   ];
   it.each(table)('%s = %i', (name, value) => {
     expect(IOCTL[name]).toBe(value);

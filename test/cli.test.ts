@@ -297,9 +297,9 @@ describe('kvm-s390 conformance', () => {
   it('--profile all runs every kernel profile', () => {
     cli('conformance', '--profile', 'all', '--filter', 'capabilities', '--json', 'all.json', '--junit', 'all.xml');
     const doc = JSON.parse(readFileSync(path.join(tmp, 'all.json'), 'utf8'));
-    expect(doc.runs.map((r: { profile: string }) => r.profile)).toEqual(['newest', 'classic', 'v5.18', 'pre-5.18']);
+    expect(doc.runs.map((r: { profile: string }) => r.profile)).toEqual(['newest', 'classic', 'v6.3', 'v5.18', 'pre-5.18']);
     const xml = parseXml(readFileSync(path.join(tmp, 'all.xml'), 'utf8'));
-    expect(new Set(all(xml, 'testsuite').map((s) => s.attrs.name!.split('.')[0]))).toEqual(new Set(['emulated/newest', 'emulated/classic', 'emulated/v5', 'emulated/pre-5']));
+    expect(new Set(all(xml, 'testsuite').map((s) => s.attrs.name!.split('.')[0]))).toEqual(new Set(['emulated/newest', 'emulated/classic', 'emulated/v6', 'emulated/v5', 'emulated/pre-5']));
     expect(cli('conformance', '--backend', 'auto', '--profile', 'all').status).toBe(2);
   });
 

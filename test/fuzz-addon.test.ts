@@ -50,6 +50,7 @@ const SIGNATURES: Record<string, Slot[]> = {
   run: ['fd'],
   reset: ['fd', 'reset'],
   getSregs: ['fd', 'bytes'],
+  getCpuProcessor: ['fd', 'bytes'],
   setSregs: ['fd', 'bytes'],
   getIrqState: ['fd', 'bytes'],
   setIrqState: ['fd', 'bytes'],

@@ -105,10 +105,13 @@ describe('why KVM is unusable, in words', () => {
   });
 
   it('profile from capabilities (spec §12)', () => {
-    expect(inferProfile(0, 0)).toBe('pre-5.18');
-    expect(inferProfile(1, 0)).toBe('v5.18');
-    expect(inferProfile(3, 0)).toBe('classic');
-    expect(inferProfile(3, 1)).toBe('newest');
+    expect(inferProfile(0, 0, '5.15.0')).toBe('pre-5.18');
+    expect(inferProfile(1, 0, '6.1.0-50-s390x')).toBe('v5.18');
+    expect(inferProfile(3, 0, '6.12.107+deb13-s390x')).toBe('classic');
+    expect(inferProfile(3, 0, '6.11.9')).toBe('v6.3');
+    expect(inferProfile(3, 0, '6.3.0')).toBe('v6.3');
+    expect(inferProfile(3, 0, '7.0.1')).toBe('classic');
+    expect(inferProfile(3, 1, '7.2.12+deb14-s390x')).toBe('newest');
   });
 });
 

@@ -69,7 +69,9 @@ mkdirSync(opt.out, { recursive: true });
 bootFiles(work, { ...opt, kernel: resolve(opt.kernel), initrd: resolve(opt.initrd) });
 writeFileSync(
   join(work, 'hercules.cnf'),
-  ['ARCHLVL z/Arch', 'NUMCPU 1', `MAINSIZE ${opt.mainsize}`, 'LPARNAME KVMS390', 'PANRATE SLOW', ''].join('\n'),
+  ['ARCHLVL z/Arch', 'NUMCPU 1', `MAINSIZE ${opt.mainsize}`, 'LPARNAME KVMS390', 'PANOPT RATE=SLOW',
+    // Linux takes program interruptions all the time (page faults, probes): don't log each one.
+    'OSTAILOR LINUX', ''].join('\n'),
 );
 writeFileSync(
   join(work, 'hercules.rc'),
@@ -85,7 +87,7 @@ const child = spawn(join(opt.hercules, 'bin', 'hercules'), ['-d', '-f', join(wor
 });
 let log = '';
 /** Hercules messages after which the guest can never print its last line. */
-const HOPELESS = /HHC00602E|HHC00809I Processor CP00: disabled wait|HHC00828I|Kernel panic/;
+const HOPELESS = /HHC00602E|HHC00809I Processor CP00: disabled wait|HHC00828I|HHC00006I SCLP console interface inactive|Kernel panic/;
 const consolePath = join(opt.out, 'console.log');
 writeFileSync(consolePath, '');
 const onData = (d) => {

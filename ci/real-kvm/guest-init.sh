@@ -8,6 +8,7 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mount -t tmpfs tmp /tmp
+echo 1 >/proc/sys/kernel/printk # the console carries results: only emergencies besides
 . /etc/bed.env
 
 send() { # NAME FILE
@@ -60,5 +61,6 @@ if [ -x /opt/selftest/memop ]; then
 fi
 send steps.txt /tmp/steps.txt
 echo "KVMS390-DONE 0"
-sync
+# The SCLP console driver sends in the background: give it time before the power goes.
+sleep 10
 poweroff -f

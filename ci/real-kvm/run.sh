@@ -40,7 +40,7 @@ SYSROOT="$(debian_node_sysroot)"
 echo "   ready after $((SECONDS - t0)) s"
 
 echo "== the guest's copy of the project (dist, s390x prebuild, s390x test-runner packages)"
-[ -f dist/cli/main.js ] || npm run build >/dev/null
+npm run build >/dev/null
 SCRATCH="$(mktemp -d /tmp/kvm-s390-bed.XXXXXX)"
 trap 'rm -rf "$SCRATCH"' EXIT
 bash ci/lib/s390x-tree.sh "$SCRATCH/tree" >&2

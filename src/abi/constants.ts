@@ -172,6 +172,8 @@ export const STRUCT_SIZE = {
   kvm_one_reg: 16,
   kvm_s390_pv_cmd: 32,
   kvm_s390_keyop: 16,
+  kvm_device_attr: 24,
+  kvm_s390_vm_cpu_processor: 2064,
   kvm_s390_irq_state: 32,
   kvm_s390_pgm_info: 40,
 } as const;
@@ -207,6 +209,7 @@ export const IOCTL = {
   S390_CLEAR_RESET: io(0xc4),
   S390_PV_COMMAND: iowr(0xc5, STRUCT_SIZE.kvm_s390_pv_cmd),
   S390_KEYOP: iowr(0x53, STRUCT_SIZE.kvm_s390_keyop),
+  GET_DEVICE_ATTR: iow(0xe2, STRUCT_SIZE.kvm_device_attr),
 } as const;
 
 /** kvm_run sync-register bits (spec §1.5). */
@@ -279,3 +282,11 @@ export const SREGS_OFFSET = {
 export const PREFIX_MASK = 0x7fffe000;
 /** The two pages (lowcore) that prefixing swaps with real 0..8191. */
 export const PREFIX_AREA = 0x2000;
+
+/** Where the facility list sits in `struct kvm_s390_vm_cpu_processor`. */
+export const CPU_PROCESSOR_FAC_LIST_OFFSET = 16;
+/** STFLE facility numbers the memop paths depend on. */
+export const FACILITY = {
+  EDAT1: 8,
+  EDAT2: 78,
+} as const;

@@ -13,6 +13,12 @@ export interface OpenBackendOptions {
   kind?: 'auto' | BackendKind;
   /** Kernel behaviour the emulated backend reproduces; default 'newest'. Real KVM ignores it. */
   profile?: KernelProfile;
+  /**
+   * The emulated machine's facilities, which every VM inherits (a VM can only drop more with
+   * createVm's `facilities`); default: both. Set them from a real VM's `facilities` to model
+   * that machine, e.g. `{ edat2: false }` for one without EDAT-2. Real KVM ignores it.
+   */
+  machine?: { edat1?: boolean; edat2?: boolean };
 }
 
 export interface CreateVmOptions {
@@ -88,14 +94,24 @@ function checkProfile(profile: unknown): KernelProfile {
   return profile as KernelProfile;
 }
 
+/** The emulated machine's facilities (`openBackend({ machine })`), each field read once. */
+function machineFacilities(machine: unknown): { edat1: boolean; edat2: boolean } {
+  if (machine === undefined) return { edat1: true, edat2: true };
+  if (typeof machine !== 'object' || machine === null) throw new ArgumentTypeError('The "machine" option must be an object like { edat1, edat2 }');
+  const edat1 = checkOptionalBoolean(readOption(machine, 'edat1', 'machine'), 'machine.edat1');
+  const edat2 = checkOptionalBoolean(readOption(machine, 'edat2', 'machine'), 'machine.edat2');
+  return { edat1: edat1 !== false, edat2: edat1 !== false && edat2 !== false };
+}
+
 export function openBackend(opts?: OpenBackendOptions): Backend {
   const options = checkOptions(opts);
   const kindValue = readOption(options, 'kind');
   const profile = checkProfile(readOption(options, 'profile'));
+  const machineValue = readOption(options, 'machine');
   const kind = kindValue ?? 'auto';
   switch (kind) {
     case 'emulated':
-      return new Backend(new EmulatedBackend(profile, 'requested explicitly'));
+      return new Backend(new EmulatedBackend(profile, 'requested explicitly', machineFacilities(machineValue)));
     case 'kvm':
       return new Backend(openKvmBackend());
     case 'auto':
@@ -103,7 +119,7 @@ export function openBackend(opts?: OpenBackendOptions): Backend {
         return new Backend(openKvmBackend());
       } catch (err) {
         if (!(err instanceof KvmError)) throw err;
-        return new Backend(new EmulatedBackend(profile, `real KVM unusable: ${err.message}`));
+        return new Backend(new EmulatedBackend(profile, `real KVM unusable: ${err.message}`, machineFacilities(machineValue)));
       }
     default:
       throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `kind must be 'auto', 'kvm' or 'emulated'`);

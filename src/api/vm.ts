@@ -1,6 +1,6 @@
 // The public VM: argument checks, errno mapping and the ergonomic helpers, once for every backend.
 import { GET_SKEYS_NONE, KEYOP, MEMOP, MEMOP_F, SKEYS_MAX, STORAGE_KEY } from '../abi/constants.js';
-import type { VmHandle } from '../contract.js';
+import type { GuestFacilities, VmHandle } from '../contract.js';
 import { ArgumentRangeError, KvmError } from '../errors.js';
 import { accessException } from './access-exception.js';
 import {
@@ -141,6 +141,15 @@ export class Vm extends Closable {
       throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `The "key" argument 0x${keyByte.toString(16)} has the reserved bit 0x01 set; the kernel would store the key without it`);
     }
     return this.keyop(KEYOP.SSKE, guestAddr, keyByte);
+  }
+
+  /**
+   * The guest CPU facilities that change what a memop does (EDAT-1, EDAT-2), and on the kvm
+   * backend the VM's whole facility list as KVM's CPU model gives it.
+   */
+  get facilities(): GuestFacilities {
+    this.assertOpen('KVM_GET_DEVICE_ATTR');
+    return this.#handle.guestFacilities();
   }
 
   createVcpu(id: number, opts?: VcpuCreateOptions): Vcpu {

@@ -52,8 +52,8 @@ function capsOf(b: Backend): Record<string, number> {
  * a reproducer must not depend on earlier scenarios). A real KVM process cannot be renewed,
  * so when one side is real both sides keep one backend for the whole run.
  */
-export function makeSide(kind: 'kvm' | 'emulated', profile: KernelProfile, shared: boolean): Side {
-  const open = () => openBackend(kind === 'kvm' ? { kind: 'kvm' } : { kind: 'emulated', profile });
+export function makeSide(kind: 'kvm' | 'emulated', profile: KernelProfile, shared: boolean, machine?: { edat1: boolean; edat2: boolean }): Side {
+  const open = () => openBackend(kind === 'kvm' ? { kind: 'kvm' } : { kind: 'emulated', profile, machine });
   const first = open();
   const side = {
     label: kind === 'kvm' ? `kvm (${first.profile})` : `emulated/${profile}`,
@@ -331,13 +331,16 @@ export function chooseSides(backend: 'auto' | 'kvm' | 'emulated', profiles: read
       const real = makeSide('kvm', 'newest', true);
       try {
         // KVM that opens but cannot create a VM (PGSTE) would disagree on every scenario.
-        const b = real.acquire();
-        b.createVm({ memorySize: 1 << 20 }).close();
+        const vm = real.acquire().createVm({ memorySize: 1 << 20 });
+        // The emulated side models the same machine: a real host without EDAT-2 (Hercules)
+        // gives its VMs none, and so does the emulated backend then.
+        const { edat1, edat2 } = vm.facilities;
+        vm.close();
+        return [real, makeSide('emulated', real.profile, true, { edat1, edat2 })];
       } catch (err) {
         real.close();
         throw err;
       }
-      return [real, makeSide('emulated', real.profile, true)];
     } catch (err) {
       if (backend === 'kvm' || !(err instanceof KvmError)) throw err;
     }

@@ -4,7 +4,7 @@
 // space, CR0 overrides, prefix), then a mix of absolute, cmpxchg, storage-key, KEYOP and logical ops
 // aimed at the edges where implementations differ (page and memory ends, low core, prefix,
 // misalignment, NULL buffers, out-of-range fields).
-import { KEYOP, MEMOP, MEMOP_F, PAGE_SIZE } from '../abi/constants.js';
+import { KEYOP, MEMOP, MEMOP_F, PAGE_SIZE, STORAGE_KEY } from '../abi/constants.js';
 import { SeededRandom } from '../conformance/random.js';
 import { PageTableBuilder, type TopLevel } from '../guest-tables/page-table-builder.js';
 import { hex, toHex } from './format.js';
@@ -330,5 +330,22 @@ export function generateScenario(seed: string, index: number, opts: GenerateOpti
     ]);
     steps.push(step);
   }
-  return { format: SCENARIO_FORMAT, seed, index, steps };
+  return { format: SCENARIO_FORMAT, seed, index, steps: withKeysEnabledFirst(steps, w) };
+}
+
+/**
+ * A kernel after the gmap rewrite lets a VM that never enabled storage keys see whatever real
+ * key its host pages last had (keys an earlier VM of the process set), so any result that
+ * depends on keys is only deterministic once the VM enabled them. A scenario with such a step
+ * therefore starts by setting every key of vm 0 to ACC 0 with R and C set (kernels that set R
+ * and C on SET_SKEYS read that back unchanged, so it hides no other difference); scenarios
+ * without one keep exercising the never-enabled paths (GET_SKEYS answering NONE).
+ */
+function withKeysEnabledFirst(steps: Step[], w: World): Step[] {
+  const keyed = BigInt(MEMOP_F.SKEY_PROTECTION);
+  const dependsOnKeys = (s: Step): boolean =>
+    s.do === 'keyop' || ((s.do === 'vm.memop' || s.do === 'vcpu.memop') && (BigInt(s.desc.flags) & keyed) !== 0n);
+  if (!steps.some(dependsOnKeys)) return steps;
+  const enable: Step = { do: 'setStorageKeys', vm: 0, startGfn: hex(0), keys: toHex(new Uint8Array(w.memorySize / PAGE_SIZE).fill(STORAGE_KEY.REFERENCE | STORAGE_KEY.CHANGE)) };
+  return [steps[0]!, enable, ...steps.slice(1)];
 }

@@ -4,7 +4,7 @@
 import os from 'node:os';
 import { CAP, CAP_NAMES, ERRNO, MEMOP_EXT } from '../abi/constants.js';
 import { openBackend, type Backend } from '../api/backend.js';
-import type { KernelProfile } from '../contract.js';
+import type { GuestFacilities, KernelProfile } from '../contract.js';
 import { KvmError } from '../errors.js';
 
 export interface ProbeOptions {
@@ -129,13 +129,22 @@ export function probeCommand(opts: ProbeOptions): number {
         ? { error: { stage: kvmError ? 'open' : 'create-vm', code: problem.code, errno: problem.errno, syscall: problem.syscall, message: problem.message, fix: fixFor(problem) } }
         : {}),
     };
+    let facilities: GuestFacilities | null = null;
+    if (backend.kind === 'emulated' || kvmUsable) {
+      const vm = backend.createVm({ memorySize: 1 << 20 });
+      try {
+        facilities = vm.facilities;
+      } finally {
+        vm.close();
+      }
+    }
     const profile = {
       name: backend.profile,
       source: backend.kind === 'kvm' ? 'inferred from KVM_CAP_S390_MEM_OP_EXTENSION and KVM_CAP_S390_KEYOP' : 'modelled by the emulated backend',
     };
     if (opts.json) {
       process.stdout.write(
-        JSON.stringify({ backend: { kind: backend.kind, profile: backend.profile, reason: backend.reason }, host, kvm, profile, capabilities: caps }, null, 2) + '\n',
+        JSON.stringify({ backend: { kind: backend.kind, profile: backend.profile, reason: backend.reason }, host, kvm, profile, capabilities: caps, facilities }, null, 2) + '\n',
       );
       return 0;
     }
@@ -155,6 +164,13 @@ export function probeCommand(opts: ProbeOptions): number {
     lines.push(`Capabilities (KVM_CHECK_EXTENSION, answered by the ${backend.kind === 'kvm' ? 'host kernel' : `emulated backend, profile ${backend.profile}`}):`);
     const w = Math.max(...caps.map((c) => c.name.length));
     for (const c of caps) lines.push(`  ${String(c.cap).padStart(3)} ${c.name.padEnd(w)} = ${String(c.value).padEnd(5)}  ${c.meaning}`);
+    if (facilities) {
+      const yes = (b: boolean) => (b ? 'yes' : 'no');
+      lines.push(`Guest facilities (${backend.kind === 'kvm' ? "the VM's CPU model, which follows this machine" : 'modelled'}):`);
+      lines.push(`    8 EDAT-1 (1 MiB frames)   ${yes(facilities.edat1)}`);
+      lines.push(`   78 EDAT-2 (2 GiB frames)   ${yes(facilities.edat2)}`);
+      if (facilities.installed) lines.push(`  installed: ${facilities.installed.join(' ')}`);
+    }
     process.stdout.write(lines.join('\n') + '\n');
     return 0;
   } finally {

@@ -37,10 +37,14 @@ export class EmulatedBackend implements BackendHandle {
   /** An emulated backend stands for one host process: its process-wide key-use flag. */
   readonly #processKeyUsage = { enabled: false };
 
-  constructor(profile: KernelProfile, reason: string) {
+  /** The machine's facilities, which bound every VM's. */
+  readonly #machine: { readonly edat1: boolean; readonly edat2: boolean };
+
+  constructor(profile: KernelProfile, reason: string, machine = { edat1: true, edat2: true }) {
     this.profile = profile;
     this.reason = reason;
     this.#switches = PROFILES[profile];
+    this.#machine = machine;
   }
 
   checkExtension(cap: number): number {
@@ -56,7 +60,9 @@ export class EmulatedBackend implements BackendHandle {
       throw new KvmError(ERRNO.ENOMEM, 'KVM_SET_USER_MEMORY_REGION', `the emulator models at most 4 PiB of guest memory`);
     }
     const keyUsage = this.#switches.keyUsePerProcess ? this.#processKeyUsage : { enabled: false };
-    return new EmulatedVm(opts, this.#switches, (cap) => this.checkExtension(cap), keyUsage);
+    const asked = opts.facilities;
+    const facilities = { edat1: (asked?.edat1 ?? true) && this.#machine.edat1, edat2: (asked?.edat2 ?? true) && this.#machine.edat2 };
+    return new EmulatedVm({ ...opts, facilities }, this.#switches, (cap) => this.checkExtension(cap), keyUsage);
   }
 
   close(): void {}

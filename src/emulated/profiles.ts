@@ -89,6 +89,12 @@ const CLASSIC: ProfileSwitches = {
   firstAccessWithoutKeysMarksChange: false,
 };
 
+/** 6.3–6.11: classic without the 6.12 memslot check of access-register tables. */
+const V6_3: ProfileSwitches = {
+  ...CLASSIC,
+  arTablesFaultOutsideMemory: true,
+};
+
 const V5_18: ProfileSwitches = {
   ...CLASSIC,
   memopExtension: 1,
@@ -108,6 +114,7 @@ const PRE_5_18: ProfileSwitches = {
 export const PROFILES: Readonly<Record<KernelProfile, ProfileSwitches>> = Object.freeze({
   newest: NEWEST,
   classic: CLASSIC,
+  'v6.3': V6_3,
   'v5.18': V5_18,
   'pre-5.18': PRE_5_18,
 });

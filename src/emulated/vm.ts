@@ -1,7 +1,7 @@
 // An emulated VM: one memslot of sparse absolute storage at 0, its storage keys, the guest
 // facilities that change translation, and the profile of kernel behaviour it reproduces.
 import { CAP, ERRNO } from '../abi/constants.js';
-import type { MemOpRequest, VcpuHandle, VcpuOptions, VmHandle, VmOptions } from '../contract.js';
+import type { GuestFacilities, MemOpRequest, VcpuHandle, VcpuOptions, VmHandle, VmOptions } from '../contract.js';
 import { KvmError, type AccessFault } from '../errors.js';
 import { vmMemop, type AbsoluteMachine } from './absolute-memop.js';
 import { FaultRecorder } from './faults.js';
@@ -15,19 +15,15 @@ import { checkBuffersHold } from './buffers.js';
 /** KVM_MAX_VCPUS on s390 (sca extended). */
 const MAX_VCPU_ID = 247;
 
-export interface GuestFacilities {
-  /** Facility 8: enhanced DAT 1 (1 MiB frames). */
-  readonly edat1: boolean;
-  /** Facility 78: enhanced DAT 2 (2 GiB frames). */
-  readonly edat2: boolean;
-}
+type ModelledFacilities = Pick<GuestFacilities, 'edat1' | 'edat2'>;
 
 export class EmulatedVm implements VmHandle, AbsoluteMachine {
   readonly storage: AbsoluteStorage;
   readonly keys: StorageKeys;
   readonly switches: ProfileSwitches;
   readonly faults = new FaultRecorder();
-  readonly facilities: GuestFacilities;
+  /** Read on every logical memop: the plain pair, without the list. */
+  readonly facilities: ModelledFacilities;
   readonly #checkExtension: (cap: number) => number;
   /** Every id ever created: the kernel keeps a closed vcpu until the VM goes (EEXIST). */
   readonly #vcpuIds = new Set<number>();
@@ -64,6 +60,10 @@ export class EmulatedVm implements VmHandle, AbsoluteMachine {
 
   keyop(operation: number, guestAddr: bigint, key: number): number {
     return keyop(this, operation, guestAddr, key);
+  }
+
+  guestFacilities(): GuestFacilities {
+    return { ...this.facilities, installed: null };
   }
 
   createVcpu(id: number, opts: VcpuOptions): VcpuHandle {

@@ -2,10 +2,12 @@
 // Handles answer memops and storage-key calls with the kernel's raw result (0, a positive
 // program code, or -errno); lifecycle calls throw KvmError. All vcpu ioctls run synchronously
 // on the calling thread (KVM wants a vcpu driven by one thread).
-import { CAP, ERRNO, GET_SKEYS_NONE, KVM_RUN_OFFSET, MEMOP_EXT, NUM_ACRS, NUM_CRS, STRUCT_SIZE, SYNC } from '../abi/constants.js';
+import { CAP, CPU_PROCESSOR_FAC_LIST_OFFSET, ERRNO, FACILITY, GET_SKEYS_NONE, KVM_RUN_OFFSET, MEMOP_EXT, MEMSLOT_ALIGNMENT, NUM_ACRS, NUM_CRS, STRUCT_SIZE, SYNC } from '../abi/constants.js';
+import os from 'node:os';
 import { HOST_BYTE_ORDER, decodeSregs, encodeSregs } from '../abi/structs.js';
 import type {
   BackendHandle,
+  GuestFacilities,
   KernelProfile,
   MemOpRequest,
   ProgramInterrupt,
@@ -65,11 +67,18 @@ function archNote(): string {
     : `; besides, this is a ${process.arch} host: KVM_S390_MEM_OP exists only on IBM Z (s390x) Linux, so use the emulated backend here`;
 }
 
-/** The kernel profile a host's capabilities point to (spec §0.1, §12). */
-export function inferProfile(memopExtension: number, keyop: number): KernelProfile {
+/**
+ * The kernel profile of a host: capabilities tell the eras apart (spec §0.1, §12); the release
+ * tells 6.3–6.11 from 6.12 on, which differ only in how access-register tables outside memory
+ * fail and answer every capability alike. A 6.3–6.11 stable kernel that took the 6.12 fix is
+ * labelled v6.3 all the same: no capability or release number says so.
+ */
+export function inferProfile(memopExtension: number, keyop: number, release = os.release()): KernelProfile {
   if (memopExtension <= 0) return 'pre-5.18';
   if ((memopExtension & MEMOP_EXT.CAP_CMPXCHG) === 0) return 'v5.18';
-  return keyop > 0 ? 'newest' : 'classic';
+  if (keyop > 0) return 'newest';
+  const [major = 0, minor = 0] = release.split(/[.-]/, 2).map(Number);
+  return major === 6 && minor < 12 ? 'v6.3' : 'classic';
 }
 
 export interface OpenKvmOptions {
@@ -121,7 +130,7 @@ export function openKvmBackend(opts: OpenKvmOptions = {}): BackendHandle {
     const ext = Math.max(0, addon.checkExtension(fd, CAP.S390_MEM_OP_EXTENSION));
     const keyop = Math.max(0, addon.checkExtension(fd, CAP.S390_KEYOP));
     const profile = inferProfile(ext, keyop);
-    const reason = `real KVM on ${process.arch}: API ${version}, KVM_CAP_S390_MEM_OP ${maxSize}, MEM_OP_EXTENSION ${ext}, KEYOP ${keyop} → profile ${profile}`;
+    const reason = `real KVM on ${process.arch}: Linux ${os.release()}, API ${version}, KVM_CAP_S390_MEM_OP ${maxSize}, MEM_OP_EXTENSION ${ext}, KEYOP ${keyop} → profile ${profile}`;
     return new KvmBackend(addon, fd, profile, reason);
   } catch (err) {
     addon.close(fd);
@@ -129,18 +138,95 @@ export function openKvmBackend(opts: OpenKvmOptions = {}): BackendHandle {
   }
 }
 
+/**
+ * /dev/kvm as the handles use it. VMs that are not closed map their vcpus' kvm_run through it
+ * (the addon asks it for the size), so it stays open until the backend handle is closed or
+ * forgotten and no VM of it is open: as in the kernel, closing /dev/kvm does not stop a VM.
+ */
+interface SystemResources {
+  readonly addon: NativeAddon;
+  readonly fd: number;
+  handleOpen: boolean;
+  openVms: number;
+  fdOpen: boolean;
+}
+
+function closeSystemFdWhenUnused(system: SystemResources): void {
+  if (system.handleOpen || system.openVms > 0 || !system.fdOpen) return;
+  system.fdOpen = false;
+  system.addon.close(system.fd);
+}
+
+/**
+ * What a VM holds in the OS: its fd, its guest memory, and how many vcpu fds still keep it
+ * alive in the kernel. Shared by the VM handle and its vcpu handles, and by the finalizers that
+ * close whatever a program forgot to close, so that however the handles are closed or
+ * collected, the memory is unmapped only after the last fd that lets the kernel reach it
+ * through the memslot: a memslot over unmapped (or later reused) host memory would alias it.
+ */
+interface VmResources {
+  /** Null for a VM handle over a caller's fd (vmHandleOverFd). */
+  readonly system: SystemResources | null;
+  readonly addon: NativeAddon;
+  readonly fd: number;
+  readonly memory: NativeMapping | null;
+  vmFdOpen: boolean;
+  openVcpus: number;
+}
+
+function releaseMemoryWhenUnreachable(vm: VmResources): void {
+  if (!vm.vmFdOpen && vm.openVcpus === 0) vm.memory?.unmap();
+}
+
+function closeVmFd(vm: VmResources): void {
+  if (!vm.vmFdOpen) return;
+  vm.vmFdOpen = false;
+  vm.addon.close(vm.fd);
+  releaseMemoryWhenUnreachable(vm);
+  if (vm.system !== null) {
+    vm.system.openVms--;
+    closeSystemFdWhenUnused(vm.system);
+  }
+}
+
+interface VcpuResources {
+  readonly vm: VmResources;
+  readonly fd: number;
+  readonly run: NativeMapping;
+  open: boolean;
+}
+
+function closeVcpuFd(vcpu: VcpuResources): void {
+  if (!vcpu.open) return;
+  vcpu.open = false;
+  vcpu.run.unmap();
+  vcpu.vm.addon.close(vcpu.fd);
+  vcpu.vm.openVcpus--;
+  releaseMemoryWhenUnreachable(vcpu.vm);
+}
+
+/** Closes the fds of handles a program dropped without closing them. */
+const forgottenVms = new FinalizationRegistry<VmResources>(closeVmFd);
+const forgottenVcpus = new FinalizationRegistry<VcpuResources>(closeVcpuFd);
+const forgottenSystems = new FinalizationRegistry<SystemResources>((system) => {
+  system.handleOpen = false;
+  closeSystemFdWhenUnused(system);
+});
+
 class KvmBackend implements BackendHandle {
   readonly kind = 'kvm' as const;
   #closed = false;
-  /** VMs not closed yet: they map their vcpus' kvm_run through this fd, so it stays open for them. */
-  #openVms = 0;
+  readonly #system: SystemResources;
 
   constructor(
     private readonly addon: NativeAddon,
     private readonly fd: number,
     readonly profile: KernelProfile,
     readonly reason: string,
-  ) {}
+  ) {
+    this.#system = { addon, fd, handleOpen: true, openVms: 0, fdOpen: true };
+    forgottenSystems.register(this, this.#system, this);
+  }
 
   checkExtension(cap: number): number {
     return check(this.addon.checkExtension(this.fd, cap), 'KVM_CHECK_EXTENSION');
@@ -148,8 +234,8 @@ class KvmBackend implements BackendHandle {
 
   createVm(opts: VmOptions): VmHandle {
     const { addon } = this;
-    if (opts.facilities && (opts.facilities.edat1 === false || opts.facilities.edat2 === false)) {
-      fail(ERRNO.EOPNOTSUPP, 'KVM_SET_DEVICE_ATTR', 'the kvm backend cannot remove guest facilities (EDAT-1/EDAT-2 follow the host CPU model); use the emulated backend for that');
+    if (opts.memorySize === 0n || opts.memorySize % BigInt(MEMSLOT_ALIGNMENT) !== 0n) {
+      fail(ERRNO.EINVAL, 'KVM_SET_USER_MEMORY_REGION', `guest memory of ${opts.memorySize} bytes: an s390 memslot is a positive multiple of 1 MiB`);
     }
     const vmFd = addon.createVm(this.fd, 0);
     if (vmFd === -ERRNO.EINVAL) {
@@ -161,11 +247,8 @@ class KvmBackend implements BackendHandle {
       if (typeof memory === 'number') fail(-memory, 'mmap', `${opts.memorySize} bytes of guest memory`);
       try {
         check(addon.setUserMemoryRegion(vmFd, 0, 0, 0n, memory), 'KVM_SET_USER_MEMORY_REGION');
-        const vm = new KvmVm(addon, vmFd, memory, this.fd, () => {
-          this.#openVms--;
-          this.#closeFdWhenUnused();
-        });
-        this.#openVms++;
+        const vm = new KvmVm(addon, vmFd, memory, this.#system);
+        refuseFacilitiesItCannotRemove(vm, opts);
         return vm;
       } catch (err) {
         memory.unmap();
@@ -180,27 +263,39 @@ class KvmBackend implements BackendHandle {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#closeFdWhenUnused();
+    forgottenSystems.unregister(this);
+    this.#system.handleOpen = false;
+    closeSystemFdWhenUnused(this.#system);
   }
+}
 
-  #closeFdWhenUnused(): void {
-    if (this.#closed && this.#openVms === 0) this.addon.close(this.fd);
+/**
+ * The guest CPU model follows the host, and this backend does not change it: asking for a VM
+ * without EDAT-1 or EDAT-2 works only where the machine lacks it already.
+ */
+function refuseFacilitiesItCannotRemove(vm: KvmVm, opts: VmOptions): void {
+  if (opts.facilities === undefined) return;
+  const has = vm.guestFacilities();
+  const kept = [opts.facilities.edat1 === false && has.edat1 ? 'EDAT-1 (8)' : null, opts.facilities.edat2 === false && has.edat2 ? 'EDAT-2 (78)' : null].filter(Boolean);
+  if (kept.length) {
+    fail(ERRNO.EOPNOTSUPP, 'KVM_SET_DEVICE_ATTR', `the kvm backend cannot remove ${kept.join(' and ')}: the guest facilities follow the host CPU model; use the emulated backend for that`);
   }
 }
 
 class KvmVm implements VmHandle {
   readonly #desc = new MemOpDescriptor();
-  readonly #vcpus = new Set<KvmVcpu>();
-  #closed = false;
+  readonly #resources: VmResources;
 
   constructor(
     private readonly addon: NativeAddon,
     private readonly fd: number,
-    private readonly memory: NativeMapping | null,
-    /** /dev/kvm: the addon asks it for the kvm_run size of each vcpu it maps. */
-    private readonly kvmFd: number,
-    private readonly onClose: () => void,
-  ) {}
+    memory: NativeMapping | null,
+    system: SystemResources | null,
+  ) {
+    this.#resources = { system, addon, fd, memory, vmFdOpen: true, openVcpus: 0 };
+    if (system !== null) system.openVms++;
+    forgottenVms.register(this, this.#resources, this);
+  }
 
   checkExtension(cap: number): number {
     return check(this.addon.checkExtension(this.fd, cap), 'KVM_CHECK_EXTENSION');
@@ -223,23 +318,36 @@ class KvmVm implements VmHandle {
     return this.addon.keyop(this.fd, guestAddr, operation, key);
   }
 
+  /**
+   * The VM's guest CPU model. KVM builds the guest's facility list from the host's, so a
+   * machine without a facility (Hercules has no EDAT-2, 78) gives VMs without it.
+   */
+  guestFacilities(): GuestFacilities {
+    const model = new Uint8Array(STRUCT_SIZE.kvm_s390_vm_cpu_processor);
+    check(this.addon.getCpuProcessor(this.fd, model), 'KVM_GET_DEVICE_ATTR', 'KVM_S390_VM_CPU_MODEL / KVM_S390_VM_CPU_PROCESSOR');
+    const list = model.subarray(CPU_PROCESSOR_FAC_LIST_OFFSET);
+    const installed: number[] = [];
+    // STFLE numbering: facility n is bit n of the string, most significant bit of byte 0 first.
+    for (let n = 0; n < list.length * 8; n++) if (list[n >> 3]! & (0x80 >> (n & 7))) installed.push(n);
+    const has = (n: number) => installed.includes(n);
+    return { edat1: has(FACILITY.EDAT1), edat2: has(FACILITY.EDAT1) && has(FACILITY.EDAT2), installed };
+  }
+
   createVcpu(id: number, opts: VcpuOptions): VcpuHandle {
     if (opts.protected) {
       fail(ERRNO.EOPNOTSUPP, 'KVM_CREATE_VCPU', 'protected (PV) vcpus need a secure-execution guest image and the KVM_S390_PV_COMMAND protocol, which the kvm backend does not drive; SIDA ops are available on the emulated backend');
     }
     const { addon } = this;
     const vcpuFd = check(addon.createVcpu(this.fd, id), 'KVM_CREATE_VCPU', `vcpu id ${id}`);
-    const run = addon.mmapVcpu(this.kvmFd, vcpuFd);
+    // The addon asks /dev/kvm for the kvm_run size itself and maps nothing but a vcpu fd.
+    const kvmFd = this.#resources.system?.fd ?? -1;
+    const run = kvmFd < 0 ? -ERRNO.EBADF : addon.mmapVcpu(kvmFd, vcpuFd);
     if (typeof run === 'number') {
       addon.close(vcpuFd);
       fail(-run, 'mmap', 'the vcpu kvm_run area');
     }
-    const vcpu = new KvmVcpu(addon, id, vcpuFd, run, this.checkExtension(CAP.S390_VCPU_RESETS) > 0, () => {
-      this.#vcpus.delete(vcpu);
-      this.#releaseMemoryWhenUnused();
-    });
-    this.#vcpus.add(vcpu);
-    return vcpu;
+    this.#resources.openVcpus++;
+    return new KvmVcpu(addon, id, { vm: this.#resources, fd: vcpuFd, run, open: true }, this.checkExtension(CAP.S390_VCPU_RESETS) > 0);
   }
 
   /** The kernel does not say why a memop failed. */
@@ -252,15 +360,8 @@ class KvmVm implements VmHandle {
    * memory stays mapped until the last vcpu is closed too.
    */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.addon.close(this.fd);
-    this.#releaseMemoryWhenUnused();
-    this.onClose();
-  }
-
-  #releaseMemoryWhenUnused(): void {
-    if (this.#closed && this.#vcpus.size === 0) this.memory?.unmap();
+    forgottenVms.unregister(this);
+    closeVmFd(this.#resources);
   }
 }
 
@@ -269,16 +370,23 @@ class KvmVcpu implements VcpuHandle {
   readonly #sregs = new Uint8Array(STRUCT_SIZE.kvm_sregs);
   /** The caller's values of the PSW bits a commit run overrides. */
   #userPswBits = 0n;
-  #closed = false;
+  readonly #resources: VcpuResources;
+  private readonly addon: NativeAddon;
+  private readonly fd: number;
+  private readonly run: NativeMapping;
 
   constructor(
-    private readonly addon: NativeAddon,
+    addon: NativeAddon,
     readonly id: number,
-    private readonly fd: number,
-    private readonly run: NativeMapping,
+    resources: VcpuResources,
     private readonly hasVcpuResets: boolean,
-    private readonly onClose: () => void,
-  ) {}
+  ) {
+    this.addon = addon;
+    this.fd = resources.fd;
+    this.run = resources.run;
+    this.#resources = resources;
+    forgottenVcpus.register(this, resources, this);
+  }
 
   memop(req: MemOpRequest): number {
     return this.addon.memop(this.fd, this.#desc.fill(req), req.buf, req.old);
@@ -452,11 +560,8 @@ class KvmVcpu implements VcpuHandle {
   }
 
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.run.unmap();
-    this.addon.close(this.fd);
-    this.onClose();
+    forgottenVcpus.unregister(this);
+    closeVcpuFd(this.#resources);
   }
 }
 
@@ -467,5 +572,5 @@ class KvmVcpu implements VcpuHandle {
  * it closes the fd.
  */
 export function vmHandleOverFd(fd: number): VmHandle {
-  return new KvmVm(loadAddon(), fd, null, -1, () => {});
+  return new KvmVm(loadAddon(), fd, null, null);
 }

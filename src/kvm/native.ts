@@ -56,6 +56,8 @@ export interface NativeAddon {
   reset(vcpuFd: number, kind: 0 | 1 | 2): number;
   getSregs(vcpuFd: number, out: Uint8Array): number;
   setSregs(vcpuFd: number, sregs: Uint8Array): number;
+  /** KVM_GET_DEVICE_ATTR KVM_S390_VM_CPU_MODEL/PROCESSOR: struct kvm_s390_vm_cpu_processor into `out`. */
+  getCpuProcessor(vmFd: number, out: Uint8Array): number;
   /** Bytes written (a multiple of 72) or -errno. */
   getIrqState(vcpuFd: number, out: Uint8Array): number;
   setIrqState(vcpuFd: number, irqs: Uint8Array): number;

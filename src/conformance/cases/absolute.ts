@@ -1,5 +1,6 @@
 // ABSOLUTE_READ / ABSOLUTE_WRITE on the vm fd: selftest T2 (vm parts), T3 (vm parts), T9, T13,
 // and every rule of spec §5.
+import { PROFILES } from '../../emulated/profiles.js';
 import { MEMOP, MEMOP_F, MEM_OP_MAX_SIZE, PGM } from '../../abi/constants.js';
 import type { Vm } from '../../api/vm.js';
 import { assert, expectBytes, expectErrno, expectFilled, expectResult } from '../assertions.js';
@@ -274,7 +275,7 @@ const rules: ConformanceCase[] = [
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm({ memorySize: MIB });
-      const oldKernel = ctx.profile === 'classic' || ctx.profile === 'v5.18';
+      const oldKernel = PROFILES[ctx.profile].absoluteCheckKeyZeroSkipsMemslot;
       const r = vm.memop({ op: W, gaddr: MIB - 4096n, size: 8192, flags: CHECK });
       expectResult(r, oldKernel ? 0 : PGM.ADDRESSING, 'check-only key 0 across the end');
       expectResult(vm.memop({ op: R, gaddr: MIB - 4096n, size: 8192, flags: CHECK | SKEY, key: 1 }), PGM.ADDRESSING, 'check-only fetch key 1 across the end');

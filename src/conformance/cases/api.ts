@@ -163,4 +163,35 @@ export const apiCases: readonly ConformanceCase[] = [
       vcpu.close();
     },
   },
+  {
+    id: 'api/vcpu/state-a-cpu-cannot-load',
+    topic: 'api',
+    title: 'a PSW a CPU would refuse to load, or a prefix outside memory, is refused before anything changes',
+    source: 'z/Architecture PSW format (unassigned bits, addressing modes); kvm-s390.c: an invalid PSW is a validity intercept, a prefix outside memory fails every later KVM_RUN',
+    run(ctx) {
+      const vm = ctx.createVm({ memorySize: 2 << 20 });
+      const vcpu = vm.createVcpu(0);
+      const good = { mask: 0x0000000180000000n, addr: 0x1000n };
+      vcpu.setState({ psw: good, prefix: 0x4000 });
+      const bad: Array<[string, { mask: bigint; addr: bigint }]> = [
+        ['bit 0', { mask: good.mask | (1n << 63n), addr: 0x1000n }],
+        ['bit 12', { mask: good.mask | (1n << 51n), addr: 0x1000n }],
+        ['bits 24-30', { mask: good.mask | (1n << 35n), addr: 0x1000n }],
+        ['bits 33-63', { mask: good.mask | 1n, addr: 0x1000n }],
+        ['EA without BA', { mask: 0x0000000100000000n, addr: 0x1000n }],
+        ['31-bit mode, address above 2 GiB', { mask: 0x0000000080000000n, addr: 0x80000000n }],
+        ['24-bit mode, address above 16 MiB', { mask: 0n, addr: 0x1000000n }],
+        ['odd address', { mask: good.mask, addr: 0x1001n }],
+      ];
+      for (const [what, psw] of bad) expectArgError(() => vcpu.setState({ psw }), 'ERR_INVALID_ARG_VALUE', `PSW with ${what}`);
+      expectArgError(() => vcpu.setState({ prefix: 2 << 20 }), 'ERR_OUT_OF_RANGE', 'prefix at the end of memory');
+      expectArgError(() => vcpu.setState({ psw: good, cr: new Array(16).fill(0n), prefix: 0x7fffe000 }), 'ERR_OUT_OF_RANGE', 'prefix far outside, with other fields');
+      const st = vcpu.getState();
+      assert.deepEqual(st.psw, good, 'PSW unchanged');
+      assert.equal(st.prefix, 0x4000, 'prefix unchanged');
+      vcpu.setState({ prefix: (2 << 20) - 0x2000 });
+      assert.equal(vcpu.getState().prefix, (2 << 20) - 0x2000, 'the last two pages are a valid prefix area');
+      vcpu.close();
+    },
+  },
 ];

@@ -121,3 +121,12 @@ export function checkAndDo(target: { memop(d: MemOpDesc): number }, d: MemOpDesc
   if (d.buf && before) expectBytes(d.buf, before, `${what}: check-only left buf`);
   expectResult(target.memop(d), expected, what);
 }
+
+/**
+ * An AccessException names the rule that refused the access where the backend knows it (the
+ * emulated one); a real kernel answers only the program code, and the exception says so.
+ */
+export function namesTheRule(ctx: CaseContext, err: unknown, rule: RegExp): boolean {
+  const message = (err as Error).message;
+  return ctx.backend.kind === 'emulated' ? rule.test(message) : /does not say which rule/.test(message);
+}

@@ -161,7 +161,7 @@ export const storageKeyCases: readonly ConformanceCase[] = [
       assert.equal(b.checkExtension(CAP.S390_MEM_OP), MEM_OP_MAX_SIZE, 'KVM_CAP_S390_MEM_OP');
       assert.equal(b.checkExtension(CAP.S390_SKEYS), 1, 'KVM_CAP_S390_SKEYS');
       const ext = b.checkExtension(CAP.S390_MEM_OP_EXTENSION);
-      const byProfile = { newest: 3, classic: 3, 'v5.18': 1, 'pre-5.18': 0 } as const;
+      const byProfile = { newest: 3, classic: 3, 'v6.3': 3, 'v5.18': 1, 'pre-5.18': 0 } as const;
       assert.equal(ext, byProfile[ctx.profile], `KVM_CAP_S390_MEM_OP_EXTENSION for ${ctx.profile}`);
       if (ext & MEMOP_EXT.CAP_CMPXCHG) assert.ok(ext & MEMOP_EXT.CAP_BASE, 'CMPXCHG implies BASE');
       assert.equal(b.checkExtension(CAP.S390_KEYOP), ctx.profile === 'newest' ? 1 : 0, 'KVM_CAP_S390_KEYOP');
