@@ -41,10 +41,23 @@ function structView(bytes: unknown, name: string, size: number): DataView {
   return new DataView(plain.buffer, plain.byteOffset, size);
 }
 
+/** Reads a struct argument's fields, each once (a getter or a revoked Proxy: coded error). */
+function fieldReader(value: unknown): (key: string) => unknown {
+  const fields = checkOptions(value, 'struct') ?? {};
+  return (key) => readOption(fields, key, 'struct');
+}
+
+/** Where an encoder writes: `into` (or a fresh array), its struct bytes zeroed first. */
+function zeroedStruct(into: Uint8Array | undefined, size: number): { bytes: Uint8Array; view: DataView } {
+  const bytes = into ?? new Uint8Array(size);
+  const view = structView(bytes, 'into', size);
+  for (let i = 0; i < size; i += 4) view.setUint32(i, 0);
+  return { bytes, view };
+}
+
 export function encodeMemOp(m: MemOpStruct, order: ByteOrder, into?: Uint8Array): Uint8Array {
   // Each field read once, then checked, then written: a getter cannot change what was checked.
-  const fields = checkOptions(m, 'struct') ?? {};
-  const read = (key: string) => readOption(fields, key, 'struct');
+  const read = fieldReader(m);
   const gaddr = checkU64(read('gaddr'), 'struct.gaddr');
   const flags = checkU64(read('flags'), 'struct.flags');
   const size = checkU32(read('size'), 'struct.size');
@@ -56,9 +69,7 @@ export function encodeMemOp(m: MemOpStruct, order: ByteOrder, into?: Uint8Array)
   const oldAddr = checkU64(read('oldAddr'), 'struct.oldAddr');
   const sidaOffset = sidaValue === undefined ? undefined : checkU32(sidaValue, 'struct.sidaOffset');
   const le = littleEndian(order);
-  const target = into ?? new Uint8Array(STRUCT_SIZE.kvm_s390_mem_op);
-  const v = structView(target, 'into', STRUCT_SIZE.kvm_s390_mem_op);
-  for (let i = 0; i < STRUCT_SIZE.kvm_s390_mem_op; i += 4) v.setUint32(i, 0);
+  const { bytes: target, view: v } = zeroedStruct(into, STRUCT_SIZE.kvm_s390_mem_op);
   v.setBigUint64(MEM_OP_OFFSET.gaddr, gaddr, le);
   v.setBigUint64(MEM_OP_OFFSET.flags, flags, le);
   v.setUint32(MEM_OP_OFFSET.size, size, le);
@@ -96,16 +107,13 @@ export interface SkeysStruct {
 }
 
 export function encodeSkeys(s: SkeysStruct, order: ByteOrder, into?: Uint8Array): Uint8Array {
-  const fields = checkOptions(s, 'struct') ?? {};
-  const read = (key: string) => readOption(fields, key, 'struct');
+  const read = fieldReader(s);
   const startGfn = checkU64(read('startGfn'), 'struct.startGfn');
   const count = checkU64(read('count'), 'struct.count');
   const skeydataAddr = checkU64(read('skeydataAddr'), 'struct.skeydataAddr');
   const flags = checkU32(read('flags'), 'struct.flags');
   const le = littleEndian(order);
-  const target = into ?? new Uint8Array(STRUCT_SIZE.kvm_s390_skeys);
-  const v = structView(target, 'into', STRUCT_SIZE.kvm_s390_skeys);
-  for (let i = 0; i < STRUCT_SIZE.kvm_s390_skeys; i += 4) v.setUint32(i, 0);
+  const { bytes: target, view: v } = zeroedStruct(into, STRUCT_SIZE.kvm_s390_skeys);
   v.setBigUint64(SKEYS_OFFSET.start_gfn, startGfn, le);
   v.setBigUint64(SKEYS_OFFSET.count, count, le);
   v.setBigUint64(SKEYS_OFFSET.skeydata_addr, skeydataAddr, le);
