@@ -5,17 +5,38 @@
 import type { Flags64 } from './abi/flags.js';
 import type { AccessFault } from './errors.js';
 
+/**
+ * Which backend: real KVM or the emulated kernel.
+ *
+ * @example
+ * ```ts
+ * const kind: BackendKind = openBackend().kind;
+ * ```
+ */
 export type BackendKind = 'kvm' | 'emulated';
 
 /**
- * Kernel behaviour to reproduce (spec §0.1, §13):
+ * Kernel behaviour to reproduce (docs/memop-semantics.md §0.1, §13):
  * - 'newest'   torvalds tree after the gmap rewrite (KEYOP present)
  * - 'classic'  v6.12 up to the rewrite (cmpxchg, memslot pre-check on absolute ops)
  * - 'v6.3'     6.3–6.11: classic before the 6.12 memslot check of access-register tables
  * - 'v5.18'    5.18–6.2: storage-key memops, no cmpxchg, older validation order
  * - 'pre-5.18' 5.7–5.17: logical memops and SIDA only, no keys, no vm-fd memop
+ *
+ * @example
+ * ```ts
+ * const backend = openBackend({ kind: 'emulated', profile: 'classic' satisfies KernelProfile });
+ * ```
  */
 export type KernelProfile = 'newest' | 'classic' | 'v6.3' | 'v5.18' | 'pre-5.18';
+/**
+ * Every kernel profile, newest first.
+ *
+ * @example
+ * ```ts
+ * for (const profile of KERNEL_PROFILES) openBackend({ kind: 'emulated', profile }).close();
+ * ```
+ */
 export const KERNEL_PROFILES: readonly KernelProfile[] = ['newest', 'classic', 'v6.3', 'v5.18', 'pre-5.18'];
 
 /**
@@ -38,11 +59,18 @@ export interface MemOpRequest {
 export interface VmOptions {
   /** Bytes of guest memory in one memslot at absolute 0; a multiple of 1 MiB. */
   memorySize: bigint;
-  /** Guest CPU facilities that change translation (spec §8.6). Default: both present. */
+  /** Guest CPU facilities that change translation (docs/memop-semantics.md §8.6). Default: both present. */
   facilities?: { edat1?: boolean; edat2?: boolean };
 }
 
-/** The guest CPU facilities that change what a memop does, as the VM really has them. */
+/**
+ * The guest CPU facilities that change what a memop does, as the VM really has them.
+ *
+ * @example
+ * ```ts
+ * if (!vm.facilities.edat2) console.log('no 2 GiB frames on this machine');
+ * ```
+ */
 export interface GuestFacilities {
   /** Facility 8, enhanced DAT 1: 1 MiB segment frames. */
   readonly edat1: boolean;
@@ -63,13 +91,32 @@ export interface VcpuOptions {
   sidaPages?: number;
 }
 
+/**
+ * A program-status word: the mask (DAT, address-space control, addressing mode, key) and the
+ * instruction address.
+ *
+ * @example
+ * ```ts
+ * const psw: Psw = { mask: 0x0400000180000000n, addr: 0n }; // DAT on, 64-bit
+ * ```
+ */
 export interface Psw {
+  /** The PSW's first doubleword. */
   mask: bigint;
+  /** The instruction address. */
   addr: bigint;
 }
 
-/** The vcpu state a memop uses (spec §8, §11). */
+/**
+ * The vcpu state a memop uses (docs/memop-semantics.md §8, §11).
+ *
+ * @example
+ * ```ts
+ * const { psw, cr, ar, prefix } = vcpu.getState();
+ * ```
+ */
 export interface VcpuState {
+  /** The program-status word. */
   psw: Psw;
   /** CR0..CR15. */
   cr: bigint[];
@@ -79,17 +126,45 @@ export interface VcpuState {
   prefix: number;
 }
 
+/**
+ * The parts of the vcpu state to change with `Vcpu.setState`; absent parts stay.
+ *
+ * @example
+ * ```ts
+ * vcpu.setState({ prefix: 0x10000 });
+ * ```
+ */
 export interface VcpuStateUpdate {
+  /** The program-status word. */
   psw?: Psw;
+  /** CR0..CR15, all 16. */
   cr?: readonly bigint[];
+  /** AR0..AR15, all 16 (u32 each). */
   ar?: readonly number[];
+  /** Prefix register (8 KiB aligned). */
   prefix?: number;
 }
 
+/**
+ * A vcpu reset: 'initial' (KVM_S390_INITIAL_RESET) or 'clear' (KVM_S390_CLEAR_RESET).
+ *
+ * @example
+ * ```ts
+ * vcpu.reset('initial' satisfies ResetKind);
+ * ```
+ */
 export type ResetKind = 'initial' | 'clear';
 
-/** A queued program interrupt as the kernel would deliver it (spec §8.9). */
+/**
+ * A queued program interrupt as the kernel would deliver it (docs/memop-semantics.md §8.9).
+ *
+ * @example
+ * ```ts
+ * const pending: ProgramInterrupt | null = vcpu.pendingProgramInterrupt();
+ * ```
+ */
 export interface ProgramInterrupt {
+  /** The program-interruption code. */
   code: number;
   /** Translation-exception identification (trans_exc_code). */
   teid: bigint;

@@ -1,4 +1,4 @@
-// Pins every number of src/abi against the spec's tables (spec §1, §2, §12), and the struct
+// Pins every number of src/abi against the spec's tables (docs/memop-semantics.md §1, §2, §12), and the struct
 // codecs against hand-laid byte images in both byte orders.
 import { describe, expect, it } from 'vitest';
 import {
@@ -22,7 +22,7 @@ import {
 import { decodeMemOp, decodeSkeys, decodeSregs, encodeMemOp, encodeSkeys, encodeSregs, HOST_BYTE_ORDER } from '../src/abi/structs.js';
 import { hasFlag, hasFlagsOutside } from '../src/abi/flags.js';
 
-describe('ioctl numbers (spec §1.1)', () => {
+describe('ioctl numbers (docs/memop-semantics.md §1.1)', () => {
   const table: Array<[keyof typeof IOCTL, number]> = [
     ['GET_API_VERSION', 0x0000ae00],
     ['CREATE_VM', 0x0000ae01],
@@ -64,7 +64,7 @@ describe('ioctl numbers (spec §1.1)', () => {
   });
 });
 
-describe('ops, flags, extension bits, limits (spec §1.4)', () => {
+describe('ops, flags, extension bits, limits (docs/memop-semantics.md §1.4)', () => {
   it('ops', () => {
     expect(MEMOP).toEqual({
       LOGICAL_READ: 0, LOGICAL_WRITE: 1, SIDA_READ: 2, SIDA_WRITE: 3,
@@ -81,19 +81,19 @@ describe('ops, flags, extension bits, limits (spec §1.4)', () => {
     expect(GET_SKEYS_NONE).toBe(1);
     expect(NUM_ACRS).toBe(16);
   });
-  it('capability numbers (spec §1.2)', () => {
+  it('capability numbers (docs/memop-semantics.md §1.2)', () => {
     expect(CAP).toMatchObject({
       S390_PSW: 42, SYNC_REGS: 74, S390_MEM_OP: 108, S390_SKEYS: 110, S390_INJECT_IRQ: 113,
       S390_VCPU_RESETS: 179, S390_PROTECTED: 180, S390_MEM_OP_EXTENSION: 211, S390_KEYOP: 247,
     });
   });
-  it('sync-register bits (spec §1.5)', () => {
+  it('sync-register bits (docs/memop-semantics.md §1.5)', () => {
     expect(SYNC).toEqual({
       PREFIX: 0x1, GPRS: 0x2, ACRS: 0x4, CRS: 0x8, ARCH0: 0x10, PFAULT: 0x20, VRS: 0x40, RICCB: 0x80,
       FPRS: 0x100, GSCB: 0x200, BPBC: 0x400, ETOKEN: 0x800, DIAG318: 0x1000,
     });
   });
-  it('kvm_run offsets (spec §1.5)', () => {
+  it('kvm_run offsets (docs/memop-semantics.md §1.5)', () => {
     expect(KVM_RUN_OFFSET).toMatchObject({ exit_reason: 0x08, psw_mask: 0x20, psw_addr: 0x28, s390_sieic: 0x30, kvm_valid_regs: 0x130, kvm_dirty_regs: 0x138, prefix: 0x140, acrs: 0x1c8, crs: 0x208 });
   });
   it('struct sizes', () => {
@@ -101,7 +101,7 @@ describe('ops, flags, extension bits, limits (spec §1.4)', () => {
   });
 });
 
-describe('program-interruption codes and errno (spec §2, §13)', () => {
+describe('program-interruption codes and errno (docs/memop-semantics.md §2, §13)', () => {
   const pgm: Array<[string, number]> = [
     ['PGM_PROTECTION', 0x04], ['PGM_ADDRESSING', 0x05], ['PGM_SEGMENT_TRANSLATION', 0x10],
     ['PGM_PAGE_TRANSLATION', 0x11], ['PGM_TRANSLATION_SPEC', 0x12], ['PGM_ALET_SPECIFICATION', 0x28],
@@ -121,7 +121,7 @@ describe('program-interruption codes and errno (spec §2, §13)', () => {
   });
 });
 
-describe('struct kvm_s390_mem_op codec (spec §1.3)', () => {
+describe('struct kvm_s390_mem_op codec (docs/memop-semantics.md §1.3)', () => {
   const m = {
     gaddr: 0x0102030405060708n, flags: 0x1112131415161718n, size: 0x21222324, op: 0x31323334,
     buf: 0x4142434445464748n, ar: 0x51, key: 0x52, oldAddr: 0x6162636465666768n,
@@ -155,7 +155,7 @@ describe('struct kvm_s390_mem_op codec (spec §1.3)', () => {
   });
 });
 
-describe('struct kvm_s390_skeys and kvm_sregs codecs (spec §1.5)', () => {
+describe('struct kvm_s390_skeys and kvm_sregs codecs (docs/memop-semantics.md §1.5)', () => {
   it('skeys big-endian image', () => {
     const s = { startGfn: 0x10n, count: 0x20n, skeydataAddr: 0x30n, flags: 0x40 };
     const be = encodeSkeys(s, 'big');

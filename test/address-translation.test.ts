@@ -1,5 +1,5 @@
 // Unit tests of the translation building blocks against values worked out by hand from the
-// architecture (spec §8.1, §8.2, §8.6, §8.6.1), independent of the memop path.
+// architecture (docs/memop-semantics.md §8.1, §8.2, §8.6, §8.6.1), independent of the memop path.
 import { describe, expect, it } from 'vitest';
 import { PGM } from '../src/abi/constants.js';
 import { addressingMode, advance, fromBigInt, toEffective, type Address64 } from '../src/emulated/address-space.js';

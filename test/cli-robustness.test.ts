@@ -1,13 +1,12 @@
 // The CLI and the fuzz runner against input that used to end in a wrong exit status, a stack
 // trace or a hang (issue 10 items 11 and 12), run as a user runs them: child processes.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, ensureDistBuilt } from './support/dist.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MAIN = path.join(ROOT, 'dist/cli/main.js');
 let tmp: string;
 
@@ -21,9 +20,7 @@ const cli = (...args: string[]) => run(MAIN, args);
 const oneLine = (text: string) => text.trim().split('\n').length === 1 && !/\n\s+at /.test(text);
 
 beforeAll(() => {
-  if (!existsSync(MAIN) || statSync(MAIN).mtimeMs < statSync(path.join(ROOT, 'src/cli/scenario.ts')).mtimeMs) {
-    spawnSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.json')], { stdio: 'ignore' });
-  }
+  ensureDistBuilt();
   tmp = mkdtempSync(path.join(os.tmpdir(), 'kvm-s390-cli-robust-'));
 });
 
@@ -62,12 +59,24 @@ describe('replay of hand-written files', () => {
     ['missing-size', scenario([{ do: 'createVm', vm: 0 }]), /step 0: createVm: "memorySize" must be a u64/],
     ['bad-desc', scenario([{ do: 'createVm', vm: 0, memorySize: '0x100000' }, { do: 'vm.memop', vm: 0, desc: { op: 'read' } }]), /step 1: desc.op must be an integer/],
     ['bad-keys', scenario([{ do: 'setStorageKeys', vm: 0, startGfn: '0', keys: 'xyz' }]), /step 0: setStorageKeys: "keys" must be hex bytes/],
+    ['bad-keyop', scenario([{ do: 'createVm', vm: 0, memorySize: '0x100000' }, { do: 'keyop', vm: 0, operation: 0, guestAddr: 'page 1', key: 0 }]), /step 1: keyop: "guestAddr" must be a u64/],
     ['bad-state', scenario([{ do: 'setState', vcpu: 0, cr: [1, 2] }]), /step 0: setState: "cr" must be 16 u64s/],
     ['null-step', scenario([null]), /step 0: not an object/],
     ['huge-buffer', scenario([{ do: 'vm.memop', vm: 0, desc: { op: 0, gaddr: '0', size: 1, flags: '0', key: 0, ar: 0, buf: { repeat: '00', length: 1e12 } } }]), /desc.buf must be/],
     ['four-gib', scenario([{ do: 'createVm', vm: 0, memorySize: '0x100000000' }]), /above the 64 MiB a scenario may use/],
     ['deep', `${'{"scenario":'.repeat(200_000)}{}${'}'.repeat(200_000)}`, /not a scenario file/],
   ];
+  it('a well-formed keyop step replays: SSKE then ISKE answers the key SSKE stored', () => {
+    const steps = [
+      { do: 'createVm', vm: 0, memorySize: '0x100000' },
+      { do: 'keyop', vm: 0, operation: 3, guestAddr: '0x1000', key: 0x30 },
+      { do: 'keyop', vm: 0, operation: 1, guestAddr: '0x1000', key: 0 },
+    ];
+    writeFileSync(path.join(tmp, 'keyop.json'), scenario(steps));
+    const r = cli('replay', 'keyop.json', '--backend', 'emulated');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/KEYOP_ISKE, guestAddr 0x1000.*\n\s*→ ret=0 key=0x30/);
+  });
   for (const [name, text, message] of cases) {
     it(`${name}: exit 2 with one line`, () => {
       writeFileSync(path.join(tmp, `${name}.json`), text);

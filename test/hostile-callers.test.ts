@@ -393,3 +393,61 @@ describe('the exported struct codecs check what they are given', () => {
     expect(reads).toBe(1);
   });
 });
+
+describe('accesses above 64 KiB (one memop per chunk) run none of the caller\'s code', () => {
+  /** A Uint8Array subclass that counts every method a split access could call on it. */
+  function countingBuffer(length: number, fill: number): { data: Uint8Array; calls: () => number } {
+    let calls = 0;
+    class Counting extends Uint8Array {
+      static override get [Symbol.species](): Uint8ArrayConstructor {
+        calls++;
+        return Uint8Array;
+      }
+      override subarray(begin?: number, end?: number): Uint8Array {
+        calls++;
+        return super.subarray(begin, end);
+      }
+      override slice(begin?: number, end?: number): Uint8Array {
+        calls++;
+        return super.slice(begin, end);
+      }
+    }
+    const data = new Counting(length).fill(fill);
+    calls = 0;
+    return { data, calls: () => calls };
+  }
+
+  it('vm.write and vcpu.write of 192 KiB store every chunk without calling subarray or species; the key option is read once', () => {
+    const { vm, close } = emulatedVm();
+    const vcpu = vm.createVcpu(0);
+    for (const [target, fill, at] of [[vm, 0x5a, 0x100000n], [vcpu, 0xa5, 0x200000n]] as const) {
+      const { data, calls } = countingBuffer(3 * 65536, fill);
+      let keyReads = 0;
+      const opts = {
+        get key() {
+          keyReads++;
+          return keyReads === 1 ? 0 : 'again';
+        },
+      };
+      target.write(at, data, opts as never);
+      expect(calls()).toBe(0);
+      expect(keyReads).toBe(1);
+      expect(Buffer.from(vm.read(at, 3 * 65536)).equals(Buffer.alloc(3 * 65536, fill))).toBe(true);
+    }
+    close();
+  });
+
+  it('a split read answers into a plain Uint8Array of the whole length, filled chunk by chunk', () => {
+    const { vm, close } = emulatedVm();
+    const vcpu = vm.createVcpu(0);
+    const pattern = new Uint8Array(2 * 65536 + 12);
+    for (let i = 0; i < pattern.length; i++) pattern[i] = (i * 7) & 0xff;
+    vm.write(0x300000n, pattern);
+    for (const source of [vm, vcpu]) {
+      const got = source.read(0x300000n, pattern.length);
+      expect(Object.getPrototypeOf(got)).toBe(Uint8Array.prototype);
+      expect(Buffer.from(got).equals(pattern)).toBe(true);
+    }
+    close();
+  });
+});

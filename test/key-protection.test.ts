@@ -1,4 +1,4 @@
-// The key-controlled-protection rule (spec §8.7) over its whole input space, against the
+// The key-controlled-protection rule (docs/memop-semantics.md §8.7) over its whole input space, against the
 // architecture's statement of it, plus the sentences that explain a decision.
 import { describe, expect, it } from 'vitest';
 import { decideKeyRule, describeKeyRule, keyAllowsAccess, type AccessMode } from '../src/emulated/key-protection.js';

@@ -104,7 +104,7 @@ describe('why KVM is unusable, in words', () => {
     }
   });
 
-  it('profile from capabilities (spec §12)', () => {
+  it('profile from capabilities (docs/memop-semantics.md §12)', () => {
     expect(inferProfile(0, 0, '5.15.0')).toBe('pre-5.18');
     expect(inferProfile(1, 0, '6.1.0-50-s390x')).toBe('v5.18');
     expect(inferProfile(3, 0, '6.12.107+deb13-s390x')).toBe('classic');
@@ -387,12 +387,15 @@ describe.skipIf(!kvm.ok)(realKvmTitle, () => {
       if (b.profile === 'pre-5.18') return;
       const out = new Uint8Array(4);
       expect(vm.getStorageKeys(0n, 4, out, 0)).toBe(GET_SKEYS_NONE);
-      expect(vm.setStorageKeys(0n, Uint8Array.of(0x10, 0x20, 0x30, 0x40), 0)).toBe(0);
+      const keys = Uint8Array.of(0x10, 0x20, 0x30, 0x40);
+      expect(vm.setStorageKeys(0n, keys, 0)).toBe(0);
       expect(vm.getStorageKeys(0n, 4, out, 0)).toBe(0);
-      // After the gmap rewrite the bytes come back as given; before it with R and C set
-      // (docs/spec-errata.md, "R and C after SET_SKEYS").
-      const rc = b.profile === 'newest' ? 0 : 0x06;
-      expect([...out]).toEqual([0x10, 0x20, 0x30, 0x40].map((k) => k | rc));
+      // Before the gmap rewrite the first key of a segment without a host page table is lost
+      // (docs/spec-errata.md); the same call again sets it. The bytes come back as given.
+      expect([...out]).toEqual(b.profile === 'newest' ? [...keys] : [0x00, 0x20, 0x30, 0x40]);
+      expect(vm.setStorageKeys(0n, keys, 0)).toBe(0);
+      expect(vm.getStorageKeys(0n, 4, out, 0)).toBe(0);
+      expect([...out]).toEqual([...keys]);
     } finally {
       vm.close();
       b.close();

@@ -1,6 +1,6 @@
 // Properties of emulated logical accesses over random machine state (issue 3):
 //  - check-only and the real access agree, except where check-only reports a key failure on
-//    an earlier page than the real access's translation failure (spec §8.8), and except the
+//    an earlier page than the real access's translation failure (docs/memop-semantics.md §8.8), and except the
 //    pre-5.18 check-only walk that lets real addresses outside memory pass;
 //  - a failed read never touches the caller's buffer;
 //  - no access ever stores outside the memslot, and a failed check-only changes nothing.

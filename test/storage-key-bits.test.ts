@@ -34,16 +34,6 @@ describe('a VM that never enabled storage keys (newest, observed on 7.2)', () =>
 });
 
 describe('R and C per profile', () => {
-  it('SET_SKEYS: exact after the gmap rewrite, with R and C set before it (6.12: key 0 reads 0x06)', () => {
-    for (const profile of ['newest', 'classic', 'v5.18', 'pre-5.18'] as const) {
-      using backend = openBackend({ kind: 'emulated', profile });
-      using vm = backend.createVm({ memorySize: MiB });
-      vm.setStorageKeys(4, Uint8Array.of(0x00, 0x50, 0x56));
-      const rc = profile === 'newest' ? 0 : R | C;
-      expect([...vm.getStorageKeys(4, 3)!], profile).toEqual([0x00 | rc, 0x50 | rc, 0x56]);
-    }
-  });
-
   it('a check-only access leaves the keys alone; a read past the end of memory fetched the page before it', () => {
     using backend = openBackend({ kind: 'emulated', profile: 'newest' });
     using vm = backend.createVm({ memorySize: MiB });

@@ -49,7 +49,7 @@ if [ -n "$BED_VITEST" ]; then
   [ -f /tmp/vitest.json ] && send vitest.json /tmp/vitest.json
 fi
 if [ "${BED_SCENARIOS:-0}" -gt 0 ]; then
-  timed differential $cli conformance --differential --seed "$BED_SEED" --count "$BED_SCENARIOS" --out /tmp/differential --json /tmp/differential.json
+  timed differential $cli conformance --differential --seed "$BED_SEED" --count "$BED_SCENARIOS" --out /tmp/differential --json /tmp/differential.json $BED_SHRINK
   [ -f /tmp/differential.json ] && send differential.json /tmp/differential.json
   if [ -d /tmp/differential ]; then
     tar -cf /tmp/differential.tar -C /tmp differential

@@ -1,10 +1,12 @@
 // Reads what one test-bed boot brought back (reports/real-kvm/<release>/) and prints the
 // kernel's line: "real KVM <release> (<profile>): N passed, M failed, K skipped". N, M and K add
 // up conformance cases, vitest tests and the differential run (one test; passed when no
-// disagreement is unexplained). Exits 1 when anything failed or a step brought nothing back.
+// disagreement is unexplained). Exits 1 when anything failed or a step brought nothing back. The
+// kernel's own memop selftest is reported apart (selftest-report.mjs, selftest.json).
 // Usage: node report.mjs DIR SUITE
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { selftestSection } from './selftest-report.mjs';
 
 const [dir, suite] = process.argv.slice(2);
 const read = (name) => (existsSync(join(dir, name)) ? readFileSync(join(dir, name), 'utf8') : null);
@@ -82,8 +84,12 @@ for (const p of problems) {
   failures.push(`bed: ${p}`);
 }
 const steps = read('steps.txt');
-const line = `real KVM ${release} (${profile}): ${passed} passed, ${failed} failed, ${skipped} skipped`;
-writeFileSync(join(dir, 'summary.txt'), [line, `Debian ${suite}`, steps ?? '', ...failures].join('\n') + '\n');
+// The kernel's own selftest is the bed's baseline: shown on the line, never in our counts.
+const selftest = selftestSection(dir, steps);
+writeFileSync(join(dir, 'selftest.json'), JSON.stringify(selftest.json, null, 2) + '\n');
+const line = `real KVM ${release} (${profile}): ${passed} passed, ${failed} failed, ${skipped} skipped; ${selftest.brief}`;
+writeFileSync(join(dir, 'summary.txt'), [line, `Debian ${suite}`, steps ?? '', ...failures, '', ...selftest.lines].join('\n') + '\n');
+if (selftest.problem) console.error(`   ${selftest.problem}`);
 for (const f of failures.slice(0, 40)) console.error(`   ${f}`);
 if (failures.length > 40) console.error(`   … ${failures.length - 40} more in ${join(dir, 'summary.txt')}`);
 console.log(line);

@@ -5,17 +5,21 @@
 # differential run real vs emulated. Reports land in reports/real-kvm/<release>/; one line per
 # kernel says "real KVM <release> (<profile>): N passed, M failed, K skipped". Exit 1 on any
 # failure. How and why: ../shared/notes/real-kvm-under-hercules.md and README "Testing against a
-# real kernel".
+# real kernel". The kernel's own KVM memop selftest (ci/real-kvm/selftest.sh) runs too, as a
+# baseline for the bed: reported apart (selftest.json), never counted in that line.
 #   --kernels LIST     Debian suites whose kernels to boot (default bookworm,trixie,forky)
 #   --scenarios N      differential scenarios per kernel (default 500; 0 skips it)
 #   --seed N           differential seed (default: the date, printed)
-#   --vitest FILES     the vitest files run in the guest (default: every suite that needs KVM)
+#   --vitest FILES     the vitest files run in the guest (default: every suite that needs KVM; '' skips vitest)
+#   --no-shrink        keep differential disagreements as generated (shrinking reruns each many
+#                      times on the emulated CPU)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT="$PWD"
 kernels="bookworm,trixie,forky"
 scenarios=500
 seed="$(date +%Y%m%d)"
+shrink=""
 vitest_files="test/kvm-backend.test.ts test/abi-agreement.test.ts test/real-kvm.test.ts"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -23,6 +27,7 @@ while [ $# -gt 0 ]; do
     --scenarios) scenarios="$2"; shift 2 ;;
     --seed) seed="$2"; shift 2 ;;
     --vitest) vitest_files="$2"; shift 2 ;;
+    --no-shrink) shrink="--no-shrink"; shift ;;
     *) echo "run.sh: unknown option $1 (see the header of ci/real-kvm/run.sh)" >&2; exit 2 ;;
   esac
 done
@@ -57,9 +62,18 @@ for suite in "${suites[@]}"; do
   rm -rf "$out" && mkdir -p "$out"
   cp "$kdir/VERSION" "$out/kernel-package.txt"
   echo "== $release ($package $version, Debian $suite)"
+  # The kernel's own memop selftest as the bed's baseline; a kernel without one still runs ours.
+  selftest=()
+  if memop="$(bash ci/real-kvm/selftest.sh "$suite" "$kdir" 2>"$out/selftest-build.log")"; then
+    selftest=(--selftest "$memop")
+    cp "$(dirname "$memop")/SOURCE" "$out/selftest-source.txt"
+  else
+    echo "   no selftest baseline for this kernel: $(tail -n 1 "$out/selftest-build.log")"
+  fi
   node ci/real-kvm/image.mjs --busybox "$BUSYBOX" --sysroot "$SYSROOT" --tree "$SCRATCH/tree" \
     --kernel-dir "$kdir" --init ci/real-kvm/guest-init.sh --out "$SCRATCH/initrd.cpio" \
-    --env "BED_SCENARIOS=$scenarios" --env "BED_SEED=$seed" --env "BED_VITEST=$vitest_files"
+    --env "BED_SCENARIOS=$scenarios" --env "BED_SEED=$seed" --env "BED_VITEST=$vitest_files" --env "BED_SHRINK=$shrink" \
+    ${selftest[@]+"${selftest[@]}"}
   node ci/real-kvm/boot.mjs --hercules "$HERCULES" --kernel "$kdir/vmlinuz" --initrd "$SCRATCH/initrd.cpio" \
     --out "$out" --timeout 2400 || true
   line="$(node ci/real-kvm/report.mjs "$out" "$suite")" || status=1

@@ -6,23 +6,53 @@ import { ArgumentRangeError } from '../errors.js';
 import { byteLengthOf, plainView } from '../typed-arrays.js';
 import { MEM_OP_OFFSET, SKEYS_OFFSET, SREGS_OFFSET, STRUCT_SIZE, NUM_ACRS, NUM_CRS } from './constants.js';
 
+/**
+ * A byte order: s390x is 'big'; x86_64 'little'.
+ *
+ * @example
+ * ```ts
+ * const order: ByteOrder = HOST_BYTE_ORDER;
+ * ```
+ */
 export type ByteOrder = 'big' | 'little';
 
-/** The byte order of the machine running this process. */
+/**
+ * The byte order of the machine running this process.
+ *
+ * @example
+ * ```ts
+ * encodeMemOp(fields, HOST_BYTE_ORDER); // the bytes the host kernel reads
+ * ```
+ */
 export const HOST_BYTE_ORDER: ByteOrder =
   new Uint8Array(new Uint16Array([0x0102]).buffer)[0] === 0x01 ? 'big' : 'little';
 
-/** `struct kvm_s390_mem_op` as plain values; pointers are raw u64 addresses. */
+/**
+ * `struct kvm_s390_mem_op` as plain values; pointers are raw u64 addresses.
+ *
+ * @example
+ * ```ts
+ * const m: MemOpStruct = { gaddr: 0x1000n, flags: 0n, size: 8, op: MEMOP.ABSOLUTE_READ, buf: 0n, ar: 0, key: 0, oldAddr: 0n };
+ * ```
+ */
 export interface MemOpStruct {
+  /** Guest address. */
   gaddr: bigint;
+  /** `MEMOP_F` bits. */
   flags: bigint;
+  /** Bytes of the access. */
   size: number;
+  /** `MEMOP` code. */
   op: number;
+  /** User address of the data buffer. */
   buf: bigint;
+  /** Access register number (logical ops). */
   ar: number;
+  /** Access key (with SKEY_PROTECTION). */
   key: number;
   /** Union with ar/key/pad1[0..1]; when set it is written after ar/key and wins. */
   sidaOffset?: number;
+  /** User address of the expected value (ABSOLUTE_CMPXCHG). */
   oldAddr: bigint;
 }
 
@@ -55,6 +85,21 @@ function zeroedStruct(into: Uint8Array | undefined, size: number): { bytes: Uint
   return { bytes, view };
 }
 
+/**
+ * Encodes `struct kvm_s390_mem_op` (64 bytes) in a byte order.
+ *
+ * @param m - The fields.
+ * @param order - 'big' for s390x.
+ * @param into - Where to write (64 bytes or more); a new array by default.
+ * @returns `into`, holding the struct.
+ * @throws RangeError (`ERR_BUFFER_TOO_SMALL`) when `into` is shorter than 64 bytes, (`ERR_OUT_OF_RANGE`) when a
+ *   field does not fit its width, (`ERR_INVALID_ARG_VALUE`) when `order` is neither 'big' nor 'little'.
+ * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when a field or `into` has the wrong type. Each field is read once.
+ * @example
+ * ```ts
+ * const bytes = encodeMemOp({ gaddr: 0x1000n, flags: 0n, size: 8, op: 4, buf: 0n, ar: 0, key: 0, oldAddr: 0n }, 'big');
+ * ```
+ */
 export function encodeMemOp(m: MemOpStruct, order: ByteOrder, into?: Uint8Array): Uint8Array {
   // Each field read once, then checked, then written: a getter cannot change what was checked.
   const read = fieldReader(m);
@@ -82,6 +127,18 @@ export function encodeMemOp(m: MemOpStruct, order: ByteOrder, into?: Uint8Array)
   return target;
 }
 
+/**
+ * Decodes `struct kvm_s390_mem_op` from its 64 bytes.
+ *
+ * @param bytes - The struct (64 bytes or more).
+ * @param order - The byte order it was written in.
+ * @returns The fields, `sidaOffset` read from the union.
+ * @throws RangeError when `bytes` is shorter than 64 bytes.
+ * @example
+ * ```ts
+ * decodeMemOp(encodeMemOp(m, 'big'), 'big').gaddr; // m.gaddr
+ * ```
+ */
 export function decodeMemOp(bytes: Uint8Array, order: ByteOrder): Required<MemOpStruct> {
   const le = littleEndian(order);
   const v = structView(bytes, 'bytes', STRUCT_SIZE.kvm_s390_mem_op);
@@ -98,14 +155,40 @@ export function decodeMemOp(bytes: Uint8Array, order: ByteOrder): Required<MemOp
   };
 }
 
-/** `struct kvm_s390_skeys`. */
+/**
+ * `struct kvm_s390_skeys` as plain values.
+ *
+ * @example
+ * ```ts
+ * const s: SkeysStruct = { startGfn: 0x100n, count: 1n, skeydataAddr: 0n, flags: 0 };
+ * ```
+ */
 export interface SkeysStruct {
+  /** First guest frame number. */
   startGfn: bigint;
+  /** Number of keys. */
   count: bigint;
+  /** User address of the key bytes. */
   skeydataAddr: bigint;
+  /** Must be 0. */
   flags: number;
 }
 
+/**
+ * Encodes `struct kvm_s390_skeys` (64 bytes) in a byte order.
+ *
+ * @param s - The fields.
+ * @param order - 'big' for s390x.
+ * @param into - Where to write (64 bytes or more); a new array by default.
+ * @returns `into`, holding the struct.
+ * @throws RangeError (`ERR_BUFFER_TOO_SMALL`) when `into` is shorter than 64 bytes, (`ERR_OUT_OF_RANGE`) when a
+ *   field does not fit its width, (`ERR_INVALID_ARG_VALUE`) when `order` is neither 'big' nor 'little'.
+ * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when a field or `into` has the wrong type. Each field is read once.
+ * @example
+ * ```ts
+ * const bytes = encodeSkeys({ startGfn: 0x100n, count: 1n, skeydataAddr: 0n, flags: 0 }, 'big');
+ * ```
+ */
 export function encodeSkeys(s: SkeysStruct, order: ByteOrder, into?: Uint8Array): Uint8Array {
   const read = fieldReader(s);
   const startGfn = checkU64(read('startGfn'), 'struct.startGfn');
@@ -121,6 +204,18 @@ export function encodeSkeys(s: SkeysStruct, order: ByteOrder, into?: Uint8Array)
   return target;
 }
 
+/**
+ * Decodes `struct kvm_s390_skeys` from its 64 bytes.
+ *
+ * @param bytes - The struct (64 bytes or more).
+ * @param order - The byte order it was written in.
+ * @returns The fields.
+ * @throws RangeError when `bytes` is shorter than 64 bytes.
+ * @example
+ * ```ts
+ * decodeSkeys(encodeSkeys(s, 'big'), 'big').count; // s.count
+ * ```
+ */
 export function decodeSkeys(bytes: Uint8Array, order: ByteOrder): SkeysStruct {
   const le = littleEndian(order);
   const v = structView(bytes, 'bytes', STRUCT_SIZE.kvm_s390_skeys);

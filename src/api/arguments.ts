@@ -97,15 +97,29 @@ export function unreadable(name: string, cause: unknown): ArgumentTypeError {
   return new ArgumentTypeError(`The "${name}" argument could not be read: ${why}`, { cause });
 }
 
-/** The descriptor a caller passes to `memop`: `struct kvm_s390_mem_op` with buffers for pointers. */
+/**
+ * The descriptor a caller passes to `memop`: `struct kvm_s390_mem_op` with buffers for
+ * pointers.
+ *
+ * @example
+ * ```ts
+ * const d: MemOpDesc = { op: MEMOP.ABSOLUTE_READ, gaddr: 0x1000, size: 8, buf: new Uint8Array(8) };
+ * ```
+ */
 export interface MemOpDesc {
+  /** `MEMOP` code (any u32; the kernel refuses unknown ones). */
   op: number;
-  gaddr?: bigint;
+  /** Guest address (logical or absolute by op); default 0. */
+  gaddr?: number | bigint;
+  /** Bytes of the access (u32). */
   size: number;
+  /** `MEMOP_F` bits (u64); default 0. */
   flags?: number | bigint;
   /** Data source or sink; absent or null is a NULL pointer. */
   buf?: Uint8Array | null;
+  /** Access key for SKEY_PROTECTION (u8; the kernel refuses above 15). */
   key?: number;
+  /** Access register number of logical ops (u8; the kernel refuses above 15). */
   ar?: number;
   /** SIDA ops: shares its bytes with `ar` and `key` (big-endian layout). */
   sidaOffset?: number;

@@ -9,6 +9,7 @@ export class Closable {
     if (this.#closed) throw new KvmError(ERRNO.EBADF, syscall, 'the handle was closed');
   }
 
+  /** True after `close()`: every later call throws KvmError `EBADF`. */
   get closed(): boolean {
     return this.#closed;
   }

@@ -4,16 +4,21 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { openBackend, type Backend } from '../api/backend.js';
+import { openChosenBackend, type BackendChoice } from './backend-choice.js';
 import { KERNEL_PROFILES, type KernelProfile } from '../contract.js';
 import { ALL_CASES, runCases, selectCases } from '../conformance/index.js';
 import type { CaseResult, ConformanceCase } from '../conformance/types.js';
-import { seconds, table, UsageError } from './format.js';
+import { seconds } from '../conformance/text.js';
+import { table, UsageError } from './format.js';
 import { junitXml, type JUnitRun } from './junit.js';
 
 export interface ConformanceOptions {
-  backend: 'auto' | 'kvm' | 'emulated';
-  profile: string;
+  /** Absent: $KVM_S390_BACKEND, else auto (emulated for --profile all). */
+  backend?: BackendChoice;
+  /** A profile, 'all', or absent: $KVM_S390_PROFILE, else newest. */
+  profile?: string;
+  /** No progress on stderr. */
+  quiet?: boolean;
   filter?: string;
   json?: string;
   junit?: string;
@@ -70,6 +75,7 @@ interface Run {
   kind: string;
   profile: KernelProfile;
   reason: string;
+  why: string;
   results: CaseResult[];
   durationMs: number;
   started: Date;
@@ -103,9 +109,10 @@ class Progress {
   }
 }
 
-function profilesOf(opt: string, backend: string): KernelProfile[] {
+function profilesOf(opt: string | undefined, backend: BackendChoice | undefined): (KernelProfile | undefined)[] {
+  if (opt === undefined) return [undefined];
   if (opt === 'all') {
-    if (backend !== 'emulated') throw new UsageError('--profile all needs --backend emulated (real KVM has one profile: its kernel)');
+    if (backend !== undefined && backend !== 'emulated') throw new UsageError('--profile all needs the emulated backend (real KVM has one profile: its kernel)');
     return [...KERNEL_PROFILES];
   }
   if (!(KERNEL_PROFILES as readonly string[]).includes(opt)) {
@@ -128,26 +135,28 @@ function summaryRows(results: readonly CaseResult[]): (string | number)[][] {
 
 export async function conformanceCommand(opts: ConformanceOptions): Promise<number> {
   const profiles = profilesOf(opts.profile, opts.backend);
+  // --profile all is a comparison of models: it picks the emulated backend unless told otherwise.
+  const kind = opts.profile === 'all' ? 'emulated' : opts.backend;
   const cases = opts.casesModule ? [...ALL_CASES, ...(await loadCases(opts.casesModule))] : ALL_CASES;
   const selected = selectCases(cases, opts.filter);
   if (selected.length === 0) throw new UsageError(`--filter "${opts.filter}" matches none of the ${cases.length} cases`);
   const jsonFile = opts.json && opts.json !== '-' ? new ReportFile(opts.json, '--json') : undefined;
   const junitFile = opts.junit ? new ReportFile(opts.junit, '--junit') : undefined;
   const runs: Run[] = [];
-  const progress = new Progress();
+  const progress = opts.quiet ? null : new Progress();
   for (const profile of profiles) {
-    const backend: Backend = openBackend({ kind: opts.backend, profile });
-    const label = backend.kind === 'kvm' ? `kvm(${backend.profile})` : `emulated/${backend.profile}`;
+    const { backend, label, why: chosenBy } = openChosenBackend(kind, profile);
+    const why = opts.profile === 'all' && opts.backend === undefined ? '--profile all' : chosenBy;
     const started = new Date();
     const t0 = performance.now();
     try {
       const results = await runCases(backend, cases, {
         filter: opts.filter,
         caseTimeoutMs: opts.caseTimeoutMs,
-        onResult: (r, i, total) => progress.update(label, r, i, total),
+        onResult: (r, i, total) => progress?.update(label, r, i, total),
       });
-      progress.done();
-      runs.push({ label, kind: backend.kind, profile: backend.profile, reason: backend.reason, results, durationMs: performance.now() - t0, started });
+      progress?.done();
+      runs.push({ label, kind: backend.kind, profile: backend.profile, reason: backend.reason, why, results, durationMs: performance.now() - t0, started });
     } finally {
       backend.close();
     }
@@ -155,7 +164,7 @@ export async function conformanceCommand(opts: ConformanceOptions): Promise<numb
 
   const out: string[] = [];
   for (const run of runs) {
-    out.push(`Conformance on ${run.label} (${run.reason}); host Linux ${os.release()} ${process.arch}`);
+    out.push(`Conformance on ${run.label} (${run.why}); host ${os.type()} ${os.release()} ${process.arch}`);
     if (opts.filter) out.push(`Filter "${opts.filter}": ${run.results.length} of ${cases.length} cases`);
     out.push('');
     out.push(table(['topic', 'cases', 'passed', 'failed', 'skipped', 'seconds'], summaryRows(run.results)));
@@ -181,6 +190,7 @@ export async function conformanceCommand(opts: ConformanceOptions): Promise<numb
         backend: r.kind,
         profile: r.profile,
         reason: r.reason,
+        chosenBy: r.why,
         startedAt: r.started.toISOString(),
         durationMs: Math.round(r.durationMs),
         totals: {

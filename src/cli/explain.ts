@@ -8,7 +8,8 @@ import { PROFILES } from '../emulated/profiles.js';
 import { AbsoluteStorage } from '../emulated/storage.js';
 import { keyop } from '../emulated/storage-key-ops.js';
 import { StorageKeys } from '../emulated/storage-keys.js';
-import { hex, parseBigInt, parseNumber, UsageError } from './format.js';
+import { hex } from '../conformance/text.js';
+import { parseBigInt, parseNumber, UsageError } from './format.js';
 
 export interface ExplainOptions {
   storageKey: string;
@@ -46,8 +47,12 @@ export function explain(opts: ExplainOptions): { lines: string[]; json: Record<s
   const storageKey = parseNumber(opts.storageKey, '--storage-key', 0, 0xff);
   if (opts.key === undefined || opts.mode === undefined) throw new UsageError('--key and --mode are required (or --keyop)');
   const accessKey = parseNumber(opts.key, '--key', 0, 15);
-  if (opts.mode !== 'fetch' && opts.mode !== 'store') throw new UsageError(`--mode must be fetch or store, not "${opts.mode}"`);
-  const mode: AccessMode = opts.mode;
+  // The API's words ('read' | 'write', as check() takes them); the architecture's are aliases.
+  const modes: Record<string, 'fetch' | 'store'> = { read: 'fetch', write: 'store', fetch: 'fetch', store: 'store' };
+  const accessMode = modes[opts.mode];
+  if (accessMode === undefined) throw new UsageError(`--mode must be read or write (or fetch, store), not "${opts.mode}"`);
+  const mode: AccessMode = accessMode;
+  const apiMode = mode === 'fetch' ? 'read' : 'write';
   const cr0 = opts.cr0 === undefined ? 0xe0n : parseBigInt(opts.cr0, '--cr0');
   const address = opts.address === undefined ? 0n : parseBigInt(opts.address, '--address');
   const length = opts.length === undefined ? 1 : parseNumber(opts.length, '--length', 1, 65536);
@@ -58,7 +63,7 @@ export function explain(opts: ExplainOptions): { lines: string[]; json: Record<s
   const fpoBit = (cr0 & CR0_FPO) !== 0n;
   const spoBit = (cr0 & CR0_SPO) !== 0n;
   const lapBit = (cr0 & CR0_LAP) !== 0n;
-  // FPO applies only with DAT off or a non-private ASCE (spec §8.7); SPO always (logical only).
+  // FPO applies only with DAT off or a non-private ASCE (docs/memop-semantics.md §8.7); SPO always (logical only).
   const overrides: OverrideContext | null = absolute ? null : { fetchProtectionOverride: fpoBit && !privateSpace, storageProtectionOverride: spoBit };
 
   const fragments: Fragment[] = [];
@@ -79,7 +84,7 @@ export function explain(opts: ExplainOptions): { lines: string[]; json: Record<s
   const lines: string[] = [];
   lines.push(`Storage key ${hex(storageKey)}: ACC ${acc}, F ${bit(STORAGE_KEY.FETCH_PROTECTION)}, R ${bit(STORAGE_KEY.REFERENCE)}, C ${bit(STORAGE_KEY.CHANGE)}${bit(STORAGE_KEY.RESERVED) ? ', reserved bit 7 set (SET_SKEYS refuses such a key with EINVAL)' : ''}`);
   lines.push(
-    `Access: ${mode} with access key ${accessKey}, ${absolute ? 'absolute' : 'logical'} address ${hex(address)}, length ${length}` +
+    `Access: ${apiMode} (${mode}) with access key ${accessKey}, ${absolute ? 'absolute' : 'logical'} address ${hex(address)}, length ${length}` +
       (absolute ? ' (vm-fd memop or cmpxchg: no overrides)' : privateSpace ? ' (DAT on, private-space ASCE)' : ' (DAT off or non-private ASCE)'),
   );
   if (absolute) {
@@ -110,7 +115,8 @@ export function explain(opts: ExplainOptions): { lines: string[]; json: Record<s
     json: {
       storageKey,
       accessKey,
-      mode,
+      mode: apiMode,
+      accessType: mode,
       absolute,
       privateSpace,
       cr0: hex(cr0),

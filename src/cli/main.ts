@@ -3,17 +3,19 @@
 // Exit status: 0 success; 1 a failing case, a disagreement or an unusable requested backend;
 // 2 a usage error.
 import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { KERNEL_PROFILES, type KernelProfile } from '../contract.js';
-import { KvmError } from '../errors.js';
+import { ArgumentRangeError, KvmError } from '../errors.js';
+import { ScenarioError } from '../conformance/scenario.js';
 import { conformanceCommand } from './conformance.js';
-import { chooseSides, formatDisagreement, formatSummary, runDifferential } from './differential.js';
+import { chooseSides, formatDisagreement, formatSummary, runDifferential, summaryJson, unexplained } from '../conformance/differential.js';
+import { resolveChoice, type BackendChoice } from './backend-choice.js';
 import { explainCommand } from './explain.js';
 import { UsageError, parseNumber } from './format.js';
 import { fixFor, probeCommand } from './probe.js';
 import { replayCommand } from './replay.js';
 
-type BackendChoice = 'auto' | 'kvm' | 'emulated';
 
 function version(): string {
   try {
@@ -24,11 +26,11 @@ function version(): string {
   }
 }
 
-const backendOption = (dflt?: BackendChoice) => {
-  const o = new Option('--backend <kind>', 'auto (real KVM when usable, else emulated), kvm or emulated').choices(['auto', 'kvm', 'emulated']);
-  return dflt ? o.default(dflt) : o;
-};
-const profileOption = () => new Option('--profile <profile>', 'kernel behaviour the emulated backend reproduces').choices([...KERNEL_PROFILES]).default('newest');
+// Every command: --backend, else $KVM_S390_BACKEND, else auto; --profile, else $KVM_S390_PROFILE, else newest.
+const backendOption = () =>
+  new Option('--backend <kind>', 'auto (real KVM when usable, else emulated), kvm or emulated [default: $KVM_S390_BACKEND, else auto]').choices(['auto', 'kvm', 'emulated']);
+const profileOption = () =>
+  new Option('--profile <profile>', 'kernel behaviour the emulated backend reproduces [default: $KVM_S390_PROFILE, else newest]').choices([...KERNEL_PROFILES]);
 
 function parseProfiles(text: string): [KernelProfile, KernelProfile] {
   const parts = text.split(',').map((s) => s.trim());
@@ -40,7 +42,8 @@ function parseProfiles(text: string): [KernelProfile, KernelProfile] {
 
 interface ConformanceCli {
   backend?: BackendChoice;
-  profile: string;
+  profile?: string;
+  quiet?: boolean;
   filter?: string;
   json?: string;
   junit?: string;
@@ -57,11 +60,12 @@ interface ConformanceCli {
 function differential(o: ConformanceCli): number {
   const seed = o.seed ?? String(Date.now() % 1_000_000);
   const count = parseNumber(o.count, '--count', 1, 1_000_000);
-  const sides = chooseSides(o.backend ?? 'auto', parseProfiles(o.profiles));
-  const outDir = o.out ?? `kvm-s390-differential-${seed}`;
+  const sides = chooseSides(resolveChoice(o.backend), parseProfiles(o.profiles));
+  const outDir = o.out ?? path.join('reports', `differential-${seed}`);
   const tty = process.stderr.isTTY === true;
+  const quiet = o.quiet === true;
   let last = 0;
-  process.stderr.write(`Comparing ${sides[0].label} with ${sides[1].label}: ${count} scenarios, seed ${seed}\n`);
+  if (!quiet) process.stderr.write(`Comparing ${sides[0].label} with ${sides[1].label}: ${count} scenarios, seed ${seed}\n`);
   try {
     const summary = runDifferential({
       seed,
@@ -70,6 +74,7 @@ function differential(o: ConformanceCli): number {
       outDir,
       shrink: o.shrink,
       onProgress(done, total, found) {
+        if (quiet) return;
         const now = Date.now();
         if (tty && (now - last > 100 || done === total)) {
           last = now;
@@ -83,32 +88,21 @@ function differential(o: ConformanceCli): number {
     const text: string[] = [];
     summary.disagreements.forEach((d, i) => text.push(formatDisagreement(d, sides, i + 1), ''));
     text.push(formatSummary(summary, sides));
-    if (summary.disagreements.length) text.push(`Reproducers: ${outDir}/`);
+    if (summary.disagreements.length) text.push(`Reproducers: ${outDir}${path.sep}`);
+    const failing = unexplained(summary);
+    text.push(
+      sides.every((side) => side.kind === 'emulated')
+        ? `Verdict: ${failing.length === 0 ? 'every disagreement is a documented profile difference' : `${failing.length} disagreement${failing.length === 1 ? '' : 's'} no documented profile difference explains`}`
+        : `Verdict: ${failing.length === 0 ? 'real KVM and the model agree' : `${failing.length} disagreement${failing.length === 1 ? '' : 's'} between real KVM and the model`}`,
+    );
     (o.json === '-' ? process.stderr : process.stdout).write(text.join('\n') + '\n');
     if (o.json) {
-      const doc = {
-        format: 'kvm-s390-differential-summary/1',
-        seed: summary.seed,
-        count: summary.count,
-        sides: sides.map((s) => ({ label: s.label, kind: s.kind, profile: s.profile, capabilities: s.capabilities })),
-        durationMs: Math.round(summary.durationMs),
-        scenariosPerSecond: Number(summary.scenariosPerSecond.toFixed(2)),
-        stepsRun: summary.stepsRun,
-        disagreements: summary.disagreements.map((d) => ({
-          scenario: d.scenario.index,
-          kind: d.kind,
-          step: d.step,
-          steps: d.scenario.steps.length,
-          originalSteps: d.originalSteps,
-          file: d.file ?? null,
-          results: [d.results[0][d.step], d.results[1][d.step]],
-        })),
-      };
+      const doc = summaryJson(summary, sides);
       const json = JSON.stringify(doc, null, 2) + '\n';
       if (o.json === '-') process.stdout.write(json);
       else writeFileSync(o.json, json);
     }
-    return summary.disagreements.length ? 1 : 0;
+    return failing.length > 0 ? 1 : 0;
   } finally {
     for (const s of sides) s.close();
   }
@@ -124,18 +118,18 @@ export function buildProgram(): Command {
   program
     .command('probe')
     .description('show the backend this host gets and why, the kernel, every memop capability with its meaning, and the kernel profile')
-    .addOption(backendOption('auto'))
+    .addOption(backendOption())
     .addOption(profileOption())
     .option('--json', 'machine-readable output')
-    .action((o: { backend: BackendChoice; profile: KernelProfile; json?: boolean }) => {
+    .action((o: { backend?: BackendChoice; profile?: KernelProfile; json?: boolean }) => {
       process.exitCode = probeCommand({ backend: o.backend, profile: o.profile, json: o.json === true });
     });
 
   program
     .command('conformance')
-    .description('run the conformance cases against a backend (default: emulated, profile newest), or --differential to compare two backends on random scenarios')
+    .description('run the conformance cases against a backend, or --differential to compare two backends on random scenarios')
     .addOption(backendOption())
-    .option('--profile <profile>', `kernel profile: ${KERNEL_PROFILES.join(', ')} or all (emulated only)`, 'newest')
+    .option('--profile <profile>', `kernel profile: ${KERNEL_PROFILES.join(', ')} or all (emulated only) [default: $KVM_S390_PROFILE, else newest]`)
     .option('--filter <text>', 'only cases whose id, topic or title contains this text')
     .option('--json <file>', 'write results as JSON (- for stdout)')
     .option('--junit <file>', 'write JUnit XML for CI')
@@ -145,17 +139,21 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'differential: seed of the scenario generator (default: time based, printed)')
     .option('--count <n>', 'differential: number of scenarios', '200')
     .option('--profiles <a,b>', 'differential without KVM: the two emulated profiles', 'newest,classic')
-    .option('--out <dir>', 'differential: directory for reproducer files (default kvm-s390-differential-SEED)')
+    .option('--out <dir>', 'differential: directory for reproducer files (default reports/differential-SEED)')
     .option('--no-shrink', 'differential: keep disagreeing scenarios as generated')
+    .option('--quiet', 'no progress on stderr')
     .addHelpText(
       'after',
       `
-Exit status: 0 all cases passed (skips allowed) / no disagreement; 1 a failure or disagreement; 2 usage error.
+Backend: --backend, else $KVM_S390_BACKEND, else auto (real KVM when usable, else emulated), as for every command.
+Exit status: 0 all cases passed (skips allowed) / every disagreement explained (two emulated profiles:
+a documented profile difference; real KVM: none at all); 1 a failure or an unexplained disagreement;
+2 usage error.
 Examples:
   kvm-s390 conformance --junit conformance.xml
   kvm-s390 conformance --profile all --filter cmpxchg
   kvm-s390 conformance --differential --seed 7 --count 500
-  kvm-s390 replay kvm-s390-differential-7/disagreement-7-12.json --profile classic`,
+  kvm-s390 replay reports/differential-7/disagreement-7-12.json --profile classic`,
     )
     .action(async (o: ConformanceCli) => {
       if (o.differential) {
@@ -164,17 +162,17 @@ Examples:
         return;
       }
       const caseTimeoutMs = o.caseTimeout === undefined ? undefined : Number(parseNumber(o.caseTimeout, '--case-timeout', 1, 86_400_000));
-      process.exitCode = await conformanceCommand({ backend: o.backend ?? 'emulated', profile: o.profile, filter: o.filter, json: o.json, junit: o.junit, casesModule: o.casesModule, caseTimeoutMs });
+      process.exitCode = await conformanceCommand({ backend: o.backend, profile: o.profile, filter: o.filter, json: o.json, junit: o.junit, casesModule: o.casesModule, quiet: o.quiet === true, caseTimeoutMs });
     });
 
   program
     .command('replay')
     .description('run a scenario or differential reproducer again and print each step\'s result')
     .argument('<file>', 'scenario JSON (as written by conformance --differential)')
-    .addOption(backendOption('auto'))
+    .addOption(backendOption())
     .addOption(profileOption())
     .option('--json', 'machine-readable output')
-    .action((file: string, o: { backend: BackendChoice; profile: KernelProfile; json?: boolean }) => {
+    .action((file: string, o: { backend?: BackendChoice; profile?: KernelProfile; json?: boolean }) => {
       process.exitCode = replayCommand(file, { backend: o.backend, profile: o.profile, json: o.json === true });
     });
 
@@ -183,7 +181,7 @@ Examples:
     .description('say which key-controlled-protection rule allows or refuses an access and what it does to R and C (the emulator\'s own decision code), or what a KVM_S390_KEYOP operation does to a key')
     .requiredOption('--storage-key <byte>', 'storage key of the page, e.g. 0x38 (ACC 3, fetch-protected)')
     .option('--key <n>', 'access key 0..15 (with --mode)')
-    .addOption(new Option('--mode <mode>', 'access type').choices(['fetch', 'store']))
+    .addOption(new Option('--mode <mode>', "access type, as the API's check(): read or write (fetch and store are accepted too)").choices(['read', 'write', 'fetch', 'store']))
     .addOption(new Option('--keyop <operation>', 'a KVM_S390_KEYOP operation instead of an access').choices(['iske', 'rrbe', 'sske']))
     .option('--new-key <byte>', 'the key --keyop sske stores')
     .option('--cr0 <hex>', 'control register 0 (bit 38 FPO 0x2000000, bit 39 SPO 0x1000000, bit 35 LAP 0x10000000)', '0xe0')
@@ -210,7 +208,7 @@ async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof ScenarioError || (err instanceof ArgumentRangeError && err.code === 'ERR_INVALID_ARG_VALUE')) {
       process.stderr.write(`kvm-s390: ${err.message}\n`);
       return 2;
     }

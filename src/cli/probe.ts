@@ -4,12 +4,15 @@
 import os from 'node:os';
 import { CAP, CAP_NAMES, ERRNO, MEMOP_EXT } from '../abi/constants.js';
 import { openBackend, type Backend } from '../api/backend.js';
+import { openChosenBackend, type BackendChoice } from './backend-choice.js';
 import type { GuestFacilities, KernelProfile } from '../contract.js';
 import { KvmError } from '../errors.js';
 
 export interface ProbeOptions {
-  backend: 'auto' | 'kvm' | 'emulated';
-  profile: KernelProfile;
+  /** Absent: $KVM_S390_BACKEND, else auto. */
+  backend?: BackendChoice;
+  /** Absent: $KVM_S390_PROFILE, else newest. */
+  profile?: KernelProfile;
   json: boolean;
 }
 
@@ -26,7 +29,7 @@ const ORDER = [
   CAP.S390_VCPU_RESETS,
 ];
 
-/** What a capability's answer means for memops (spec §0.1, §12). */
+/** What a capability's answer means for memops (docs/memop-semantics.md §0.1, §12). */
 export function capabilityMeaning(cap: number, value: number): string {
   switch (cap) {
     case CAP.S390_MEM_OP:
@@ -109,8 +112,9 @@ export function probeCommand(opts: ProbeOptions): number {
   }
 
   let backend: Backend;
+  let chosenBecause: string;
   try {
-    backend = openBackend({ kind: opts.backend, profile: opts.profile });
+    ({ backend, why: chosenBecause } = openChosenBackend(opts.backend, opts.profile));
   } catch (err) {
     if (!(err instanceof KvmError) || !opts.json) throw err;
     process.stdout.write(JSON.stringify({ error: { code: err.code, errno: err.errno, syscall: err.syscall, message: err.message, fix: fixFor(err) } }, null, 2) + '\n');
@@ -144,13 +148,15 @@ export function probeCommand(opts: ProbeOptions): number {
     };
     if (opts.json) {
       process.stdout.write(
-        JSON.stringify({ backend: { kind: backend.kind, profile: backend.profile, reason: backend.reason }, host, kvm, profile, capabilities: caps, facilities }, null, 2) + '\n',
+        JSON.stringify({ backend: { kind: backend.kind, profile: backend.profile, reason: backend.reason, chosenBy: chosenBecause }, host, kvm, profile, capabilities: caps, facilities }, null, 2) + '\n',
       );
       return 0;
     }
     const lines: string[] = [];
     lines.push(`Backend:        ${backend.kind}${backend.kind === 'emulated' ? ` (profile ${backend.profile})` : ''}`);
-    const why = backend.kind === 'emulated' && problem && opts.backend === 'auto' ? 'real KVM is unusable on this host (see below); the emulated backend works on any machine' : backend.reason;
+    const why = chosenBecause.startsWith('auto: real KVM is unusable')
+      ? 'auto: real KVM is unusable on this host (see below); the emulated backend works on any machine'
+      : chosenBecause;
     lines.push(`  why:          ${why}`);
     lines.push(`Host:           Linux ${host.kernelRelease}, ${host.arch}, Node ${host.node}`);
     if (kvmUsable) {

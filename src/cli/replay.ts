@@ -1,14 +1,16 @@
 // `kvm-s390 replay FILE`: runs a scenario (or the scenario inside a differential report)
 // again on one backend and prints each step's result.
 import { readFileSync } from 'node:fs';
-import { openBackend } from '../api/backend.js';
 import type { KernelProfile } from '../contract.js';
+import { openChosenBackend, type BackendChoice } from './backend-choice.js';
 import { UsageError } from './format.js';
-import { ScenarioRunner, formatResult, formatStep, parseScenario, type StepResult } from './scenario.js';
+import { ScenarioRunner, formatResult, formatStep, parseScenario, type StepResult } from '../conformance/scenario.js';
 
 export interface ReplayOptions {
-  backend: 'auto' | 'kvm' | 'emulated';
-  profile: KernelProfile;
+  /** Absent: $KVM_S390_BACKEND, else auto. */
+  backend?: BackendChoice;
+  /** Absent: $KVM_S390_PROFILE, else newest. */
+  profile?: KernelProfile;
   json: boolean;
 }
 
@@ -30,8 +32,7 @@ export function replayCommand(file: string, opts: ReplayOptions): number {
   }
   const scenario = parseScenario(doc, file);
   const report = doc as { sides?: ReportSide[]; difference?: { step: number; results: unknown[] } };
-  const backend = openBackend({ kind: opts.backend, profile: opts.profile });
-  const label = backend.kind === 'kvm' ? `kvm (${backend.profile})` : `emulated/${backend.profile}`;
+  const { backend, label, why } = openChosenBackend(opts.backend, opts.profile);
   let results: StepResult[];
   try {
     results = new ScenarioRunner(backend).run(scenario.steps);
@@ -55,7 +56,7 @@ export function replayCommand(file: string, opts: ReplayOptions): number {
     );
     return 0;
   }
-  const lines = [`Replaying ${file} on ${label}: ${scenario.steps.length} steps`];
+  const lines = [`Replaying ${file} on ${label} (${why}): ${scenario.steps.length} steps`];
   scenario.steps.forEach((s, i) => {
     lines.push(`${String(i + 1).padStart(3)}. ${formatStep(s)}`);
     lines.push(`     → ${formatResult(results[i]!)}`);

@@ -5,7 +5,10 @@ import { KvmError } from '../errors.js';
 
 export { assert };
 
-/** Asserts that `fn` throws a KvmError with errno name `code` (one of `code` when a list). */
+/**
+ * Asserts that `fn` throws a KvmError with errno name `code` (one of `code` when a list), and
+ * that the error names the rule that refused the call (its `reason`).
+ */
 export function expectErrno(fn: () => unknown, code: string | readonly string[], what = 'the call'): KvmError {
   const allowed = typeof code === 'string' ? [code] : code;
   let result: unknown;
@@ -14,6 +17,8 @@ export function expectErrno(fn: () => unknown, code: string | readonly string[],
   } catch (err) {
     if (err instanceof KvmError) {
       assert.ok(allowed.includes(err.code), `${what}: expected ${allowed.join(' or ')}, got ${err.code} (${err.message})`);
+      assert.ok(err.reason !== null && err.reason.length > 0, `${what}: ${err.code} carries no reason (${err.message})`);
+      assert.ok(!err.reason.startsWith('no argument rule'), `${what}: no rule of the model explains ${err.code}: ${err.reason}`);
       return err;
     }
     throw err;

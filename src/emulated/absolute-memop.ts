@@ -1,5 +1,5 @@
 // KVM_S390_MEM_OP on the vm fd: ABSOLUTE_READ / ABSOLUTE_WRITE / ABSOLUTE_CMPXCHG
-// (spec §5, §6). Absolute storage: no prefixing, no DAT, no low-address protection, no
+// (docs/memop-semantics.md §5, §6). Absolute storage: no prefixing, no DAT, no low-address protection, no
 // overrides, no injection. Validation order and the check-only walk depend on the profile.
 import { ERRNO, MEMOP, MEMOP_F, MEM_OP_MAX_SIZE, PAGE_SIZE, PGM, CMPXCHG_MAX_SIZE } from '../abi/constants.js';
 import { hasFlag, hasFlagsOutside } from '../abi/flags.js';
@@ -123,7 +123,7 @@ function absoluteAccess(m: AbsoluteMachine, req: MemOpRequest, key: number): num
   return result;
 }
 
-/** CHECK_ONLY walk over absolute storage (spec §5.2, check_gpa_range). */
+/** CHECK_ONLY walk over absolute storage (docs/memop-semantics.md §5.2, check_gpa_range). */
 function checkAbsoluteRange(m: AbsoluteMachine, start: number, size: number, key: number, isStore: boolean): number {
   const skipMemslotForKeyZero = m.switches.absoluteCheckKeyZeroSkipsMemslot;
   let abs = start;
@@ -144,7 +144,7 @@ function checkAbsoluteRange(m: AbsoluteMachine, start: number, size: number, key
 
 const CMPXCHG_SIZES = new Set([1, 2, 4, 8, 16]);
 
-/** ABSOLUTE_CMPXCHG (spec §6). */
+/** ABSOLUTE_CMPXCHG (docs/memop-semantics.md §6). */
 function absoluteCmpxchg(m: AbsoluteMachine, req: MemOpRequest): number {
   const key = validateCommon(req, MEMOP_F.SKEY_PROTECTION);
   if (key < 0) return key;

@@ -1,4 +1,4 @@
-// Access-register translation (spec §8.4): in AR mode the access register's ALET selects an
+// Access-register translation (docs/memop-semantics.md §8.4): in AR mode the access register's ALET selects an
 // address space through the access-list designation, the access-list entry and the ASN
 // second table entry. All tables are read with real addresses (prefixed), big-endian.
 import { PGM } from '../abi/constants.js';

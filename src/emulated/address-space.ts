@@ -1,4 +1,4 @@
-// PSW fields a logical access depends on (spec §8.1–§8.3): DAT, address-space control,
+// PSW fields a logical access depends on (docs/memop-semantics.md §8.1–§8.3): DAT, address-space control,
 // addressing mode, and the effective address with its wrap at 2^24, 2^31 or 2^64.
 
 // PSW bits as positions in the mask's high and low 32-bit words.

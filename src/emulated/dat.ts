@@ -1,4 +1,4 @@
-// Dynamic address translation (spec §8.6): the walk from an ASCE through region-first,
+// Dynamic address translation (docs/memop-semantics.md §8.6): the walk from an ASCE through region-first,
 // -second, -third, segment and page tables, with table-length, invalid-bit, table-type and
 // translation-specification checks, DAT protection, and EDAT-1 (1 MiB) / EDAT-2 (2 GiB)
 // frames. Table entries are big-endian u64s in absolute storage, read as two u32 halves.

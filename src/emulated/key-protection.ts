@@ -1,4 +1,4 @@
-// Key-controlled protection (spec §8.7; Principles of Operation, "Key-Controlled Protection").
+// Key-controlled protection (docs/memop-semantics.md §8.7; Principles of Operation, "Key-Controlled Protection").
 // An access with key K to a page whose storage key has access-control bits ACC and
 // fetch-protection bit F is allowed when K is 0, K equals ACC, or it is a fetch and F is 0.
 // Two overrides widen that for logical accesses only:

@@ -1,4 +1,4 @@
-// LOGICAL_READ / LOGICAL_WRITE through a vcpu (spec §4, §8): validation per profile, ASCE
+// LOGICAL_READ / LOGICAL_WRITE through a vcpu (docs/memop-semantics.md §4, §8): validation per profile, ASCE
 // selection, then the range walked page fragment by page fragment. A check-only access tests
 // keys inline; a real access first translates every fragment (LAP, DAT, addressing) and only
 // then copies page by page under the key, so a key failure leaves earlier pages stored.
@@ -31,7 +31,7 @@ const CR0_STORAGE_PROTECTION_OVERRIDE = 0x01000000; // bit 39
 const CR0_EDAT = 0x00800000; // bit 40
 const ASCE_REAL = 0x20;
 
-/** Why a PGM_PROTECTION happened: selects the TEID bits (spec §8.9). */
+/** Why a PGM_PROTECTION happened: selects the TEID bits (docs/memop-semantics.md §8.9). */
 const enum Protection {
   None = 0,
   LowAddress = 1,
@@ -106,7 +106,7 @@ export function newLogicalAccess(vcpu: EmulatedVcpu): LogicalAccess {
   };
 }
 
-/** The kernel's argument checks (spec §4.1); returns -errno or the access key (≥ 0). */
+/** The kernel's argument checks (docs/memop-semantics.md §4.1); returns -errno or the access key (≥ 0). */
 function validate(vcpu: EmulatedVcpu, req: MemOpRequest): number {
   const sw = vcpu.vm.switches;
   const allowed = MEMOP_F.CHECK_ONLY | MEMOP_F.INJECT_EXCEPTION | (sw.logicalKeys ? MEMOP_F.SKEY_PROTECTION : 0);
@@ -157,7 +157,7 @@ function run(vcpu: EmulatedVcpu, req: MemOpRequest, key: number, isStore: boolea
   const rawLo = ga.lo;
   toEffective(ga, a.mode);
 
-  // ASCE selection, once per memop (spec §8.3).
+  // ASCE selection, once per memop (docs/memop-semantics.md §8.3).
   const dat = datEnabled(vcpu.pswHi);
   let asceHi = 0;
   let asceLo = ASCE_REAL;
@@ -275,7 +275,7 @@ function recordFetched(a: Access, count: number): void {
   for (let i = 0; i < count; i++) keys.recordPage(Math.floor(a.abs[i]! / PAGE_SIZE), false);
 }
 
-/** Key-controlled protection for fragment `i`, with both overrides (spec §8.7). */
+/** Key-controlled protection for fragment `i`, with both overrides (docs/memop-semantics.md §8.7). */
 function keyAllows(a: Access, i: number): boolean {
   const key = a.key;
   if (key === 0) return true;
@@ -298,7 +298,7 @@ function keyReason(a: Access, i: number): string {
 }
 
 /**
- * Records the failure, queues the program interrupt when asked (spec §8.9), and returns the
+ * Records the failure, queues the program interrupt when asked (docs/memop-semantics.md §8.9), and returns the
  * code. `terminating`: a store refused by a key after earlier pages were stored.
  */
 function raise(
@@ -361,6 +361,10 @@ function arContext(a: Access): ArContext {
   const vcpu = a.vcpu;
   const c = a.arContext;
   c.prefix = vcpu.prefix;
+  if (vcpu.vm.switches.memopUsesHostAccessRegisters) {
+    // The kernel stored the host thread's ARs over the guest's before reading the ALET.
+    for (let n = 2; n < vcpu.ar.length; n++) vcpu.ar[n] = 0;
+  }
   c.outsideMemory = vcpu.vm.switches.arTablesFaultOutsideMemory ? -ERRNO.EFAULT : PGM.ADDRESSING;
   return c;
 }

@@ -1,4 +1,4 @@
-// Prefixing (spec §8.6.1): the vcpu's two 8 KiB areas — real 0..8191 and real P..P+8191 —
+// Prefixing (docs/memop-semantics.md §8.6.1): the vcpu's two 8 KiB areas — real 0..8191 and real P..P+8191 —
 // swap places; every other real address is its absolute address.
 
 import { PREFIX_AREA } from '../abi/constants.js';

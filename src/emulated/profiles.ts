@@ -1,4 +1,4 @@
-// The differences between kernel versions, as one table of switches (spec §0.1, §13).
+// The differences between kernel versions, as one table of switches (docs/memop-semantics.md §0.1, §13).
 import type { KernelProfile } from '../contract.js';
 
 export interface ProfileSwitches {
@@ -46,17 +46,28 @@ export interface ProfileSwitches {
    */
   readonly keyUsePerProcess: boolean;
   /**
-   * SET_SKEYS leaves a key that reads back with R and C set (observed on 6.12: key 0 reads
-   * 0x06) instead of the byte exactly as given (the gmap rewrite, whose KEYOP selftest
-   * sets and reads back R/C patterns). See docs/spec-errata.md.
-   */
-  readonly setSkeysMarksReferenceAndChange: boolean;
-  /**
    * While the VM has not enabled storage keys, an access marks R and C (observed on 7.2: a
    * fresh page reads 0x06 after its first access; the host's zeroing of the new page is the
    * store). With keys enabled only the access itself counts (0x30 → 0x34 on a read).
    */
   readonly firstAccessWithoutKeysMarksChange: boolean;
+  /**
+   * SET_SKEYS drops a non-zero key for a page whose 1 MiB host segment has no page table yet:
+   * the kernel faults the page in after set_guest_storage_key fails, then moves on to the
+   * next key instead of retrying (kvm_s390_set_skeys, until the gmap rewrite). Key 0 there is
+   * a no-op that faults nothing in. Seen on 6.1 and 6.12 in the real-kernel test bed.
+   */
+  readonly setSkeysDropsKeyWithoutPageTable: boolean;
+  /**
+   * An access-register-mode memop translates the access registers of the calling host thread,
+   * not the guest's: ar_translation first stored the CPU's current ARs into the vcpu's copy
+   * (save_access_regs), which outside SIE are the host's, and then reads the ALET from there, so
+   * the guest's ARs are overwritten too. Fixed in 6.9 ("KVM: s390: fix access register usage in
+   * ioctls"); 6.1 in the test bed still has it. In a Node process ARs 2-15 are 0 (primary
+   * space) and ARs 0-1 hold the thread pointer, so only AR 2-15 results are predictable: the
+   * model takes those as 0 and leaves AR 0-1 as they are.
+   */
+  readonly memopUsesHostAccessRegisters: boolean;
 }
 
 const NEWEST: ProfileSwitches = {
@@ -73,8 +84,9 @@ const NEWEST: ProfileSwitches = {
   legacyCheckOnly: false,
   arTablesFaultOutsideMemory: false,
   keyUsePerProcess: false,
-  setSkeysMarksReferenceAndChange: false,
   firstAccessWithoutKeysMarksChange: true,
+  setSkeysDropsKeyWithoutPageTable: false,
+  memopUsesHostAccessRegisters: false,
 };
 
 const CLASSIC: ProfileSwitches = {
@@ -85,7 +97,7 @@ const CLASSIC: ProfileSwitches = {
   cmpxchgNewestOrder: false,
   setSkeysCheckAllFirst: false,
   keyUsePerProcess: true,
-  setSkeysMarksReferenceAndChange: true,
+  setSkeysDropsKeyWithoutPageTable: true,
   firstAccessWithoutKeysMarksChange: false,
 };
 
@@ -93,10 +105,12 @@ const CLASSIC: ProfileSwitches = {
 const V6_3: ProfileSwitches = {
   ...CLASSIC,
   arTablesFaultOutsideMemory: true,
+  memopUsesHostAccessRegisters: true,
 };
 
 const V5_18: ProfileSwitches = {
   ...CLASSIC,
+  memopUsesHostAccessRegisters: true,
   memopExtension: 1,
   commonValidation: false,
   vmOpCheckedFirst: false,

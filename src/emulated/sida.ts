@@ -1,4 +1,4 @@
-// SIDA_READ / SIDA_WRITE (spec §7): only a protected vcpu has a secure-instruction data area.
+// SIDA_READ / SIDA_WRITE (docs/memop-semantics.md §7): only a protected vcpu has a secure-instruction data area.
 import { ERRNO, MEMOP, PAGE_SIZE } from '../abi/constants.js';
 import { hasFlagsOutside } from '../abi/flags.js';
 import type { MemOpRequest } from '../contract.js';

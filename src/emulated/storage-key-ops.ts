@@ -1,4 +1,4 @@
-// KVM_S390_GET_SKEYS / KVM_S390_SET_SKEYS (spec §9), including the errno order and the
+// KVM_S390_GET_SKEYS / KVM_S390_SET_SKEYS (docs/memop-semantics.md §9), including the errno order and the
 // partial-set behaviour of each profile, and KVM_S390_KEYOP of the newest kernels.
 import { ERRNO, GET_SKEYS_NONE, KEYOP, PAGE_SHIFT, SKEYS_MAX, STORAGE_KEY } from '../abi/constants.js';
 import type { AbsoluteMachine } from './absolute-memop.js';
@@ -48,10 +48,25 @@ export function setStorageKeys(m: AbsoluteMachine, startGfn: bigint, keys: Uint8
 
 /** Stores SET_SKEYS bytes as the profile's kernel leaves them. */
 function writeKeys(m: AbsoluteMachine, startPfn: number, keys: Uint8Array): void {
-  m.keys.writeFrom(startPfn, keys);
-  if (m.switches.setSkeysMarksReferenceAndChange && keys.length > 0) {
-    m.keys.recordAccess(startPfn, startPfn + keys.length, true);
+  if (m.switches.setSkeysDropsKeyWithoutPageTable) writeKeysDroppingUntabled(m, startPfn, keys);
+  else m.keys.writeFrom(startPfn, keys);
+}
+
+/**
+ * The classic kernels' SET_SKEYS loop: a non-zero key for a page whose host segment has no page
+ * table fails, the page is faulted in (the segment gets its table) and the loop goes on to the
+ * next key, so that key is lost; key 0 there needs no table and changes nothing.
+ */
+function writeKeysDroppingUntabled(m: AbsoluteMachine, startPfn: number, keys: Uint8Array): void {
+  let from = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const pfn = startPfn + i;
+    if (m.storage.segmentHasTable(pfn)) continue;
+    if (from < i) m.keys.writeFrom(startPfn + from, keys.subarray(from, i));
+    if (keys[i] !== 0) m.storage.touchSegment(pfn);
+    from = i + 1;
   }
+  if (from < keys.length) m.keys.writeFrom(startPfn + from, keys.subarray(from));
 }
 
 /**

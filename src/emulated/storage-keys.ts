@@ -2,7 +2,7 @@
 // reserved), default 0, held sparsely per 1 MiB so that a huge guest costs nothing until keys
 // are set or pages are accessed. The reference and change bits follow the accesses memops
 // make, as the hardware sets them in the real key (recordAccess). Also the VM's "uses keys"
-// state that GET_SKEYS reports (spec §9).
+// state that GET_SKEYS reports (docs/memop-semantics.md §9).
 import { STORAGE_KEY } from '../abi/constants.js';
 
 const CHUNK_PAGES = 256;

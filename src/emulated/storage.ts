@@ -5,6 +5,7 @@ import { PAGE_SIZE } from '../abi/constants.js';
 import { byteLengthOf, copyInto, plainView, zeroFill } from '../typed-arrays.js';
 
 const SLAB_PAGES = 256;
+const PAGES_PER_SEGMENT = 256;
 const PAGE_MASK = PAGE_SIZE - 1;
 /** Direct-mapped cache of recently used pages (a DAT walk touches five table pages). */
 const CACHE_SLOTS = 64;
@@ -30,10 +31,32 @@ export class AbsoluteStorage {
   // pages are cached.
   readonly #cacheKeys = new Float64Array(CACHE_SLOTS).fill(-1);
   readonly #cacheIndex = new Int32Array(CACHE_SLOTS);
+  /**
+   * 1 for each 1 MiB segment of the host mapping that has a page table: the host's first
+   * access to any page of a segment faults one in (kernels before the gmap rewrite keep
+   * storage keys in it, and SET_SKEYS depends on it).
+   */
+  readonly #segmentHasTable: Uint8Array;
 
   constructor(size: number) {
     this.size = size;
     this.pageCount = Math.floor(size / PAGE_SIZE);
+    this.#segmentHasTable = new Uint8Array(Math.ceil(this.pageCount / PAGES_PER_SEGMENT));
+  }
+
+  /** True once the host touched any page of the 1 MiB segment that holds page `pfn`. */
+  segmentHasTable(pfn: number): boolean {
+    return this.#segmentHasTable[Math.floor(pfn / PAGES_PER_SEGMENT)] === 1;
+  }
+
+  /** The host touches page `pfn` (a fault-in gives its segment a page table). */
+  touchSegment(pfn: number): void {
+    this.#segmentHasTable[Math.floor(pfn / PAGES_PER_SEGMENT)] = 1;
+  }
+
+  #touchRange(abs: number, length: number): void {
+    const last = Math.floor((abs + Math.max(length, 1) - 1) / (PAGE_SIZE * PAGES_PER_SEGMENT));
+    for (let seg = Math.floor(abs / (PAGE_SIZE * PAGES_PER_SEGMENT)); seg <= last; seg++) this.#segmentHasTable[seg] = 1;
   }
 
   /** True when absolute address `abs` (a non-negative number, possibly ≥ 2^53) is in the memslot. */
@@ -82,6 +105,7 @@ export class AbsoluteStorage {
 
   /** Copies `length` bytes at `abs` (within one page) into `dst` at `dstOffset`. */
   readWithinPage(abs: number, dst: Uint8Array, dstOffset: number, length: number): void {
+    this.touchSegment(Math.floor(abs / PAGE_SIZE));
     const page = this.#lookup(Math.floor(abs / PAGE_SIZE));
     if (page === undefined) {
       zeroFill(dst, dstOffset, dstOffset + length);
@@ -134,6 +158,7 @@ export class AbsoluteStorage {
    * at `dstOffset`: the same bytes as readWithinPage fragment by fragment.
    */
   readRange(abs: number, dst: Uint8Array, dstOffset: number, length: number): void {
+    this.#touchRange(abs, length);
     let done = 0;
     while (done < length) {
       const a = abs + done;
@@ -165,6 +190,7 @@ export class AbsoluteStorage {
    */
   writeRange(abs: number, src: Uint8Array, srcOffset: number, length: number): void {
     this.generation++;
+    this.#touchRange(abs, length);
     let done = 0;
     while (done < length) {
       const a = abs + done;
@@ -193,12 +219,14 @@ export class AbsoluteStorage {
 
   /** The page's bytes for in-place reading; undefined when never written (all zero). */
   pageIfTouched(pfn: number): Uint8Array | undefined {
+    this.touchSegment(pfn);
     return this.#lookup(pfn);
   }
 
   /** The page's bytes for writing, allocated on first use. Callers store into it. */
   pageForWrite(pfn: number): Uint8Array {
     this.generation++;
+    this.touchSegment(pfn);
     const index = this.#indexOf(pfn);
     if (index >= 0) return this.#views[index]!;
     const fresh = this.#views.length;
@@ -211,6 +239,7 @@ export class AbsoluteStorage {
 
   /** Reads a big-endian u64 at absolute `abs` (8-aligned, in memory) as [high32, low32]. */
   readU64Parts(abs: number, out: Uint32Array): void {
+    this.touchSegment(Math.floor(abs / PAGE_SIZE));
     const page = this.#lookup(Math.floor(abs / PAGE_SIZE));
     if (page === undefined) {
       out[0] = 0;
@@ -224,6 +253,7 @@ export class AbsoluteStorage {
 
   /** Reads a big-endian u32 at absolute `abs` (4-aligned, in memory). */
   readU32(abs: number): number {
+    this.touchSegment(Math.floor(abs / PAGE_SIZE));
     const page = this.#lookup(Math.floor(abs / PAGE_SIZE));
     if (page === undefined) return 0;
     const o = abs & PAGE_MASK;
@@ -232,6 +262,7 @@ export class AbsoluteStorage {
 
   /** Reads one byte at absolute `abs` (in memory). */
   readU8(abs: number): number {
+    this.touchSegment(Math.floor(abs / PAGE_SIZE));
     const page = this.#lookup(Math.floor(abs / PAGE_SIZE));
     return page === undefined ? 0 : page[abs & PAGE_MASK]!;
   }

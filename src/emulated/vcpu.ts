@@ -16,7 +16,7 @@ import { logicalMemop, newLogicalAccess, type LogicalAccess } from './logical-me
 import { checkBuffersHold } from './buffers.js';
 import { sidaMemop } from './sida.js';
 
-/** CR0 and CR14 after an initial or clear reset (spec §11). */
+/** CR0 and CR14 after an initial or clear reset (docs/memop-semantics.md §11). */
 export const RESET_CR0 = 0xe0n;
 export const RESET_CR14 = 0xc2000000n;
 

@@ -1,28 +1,80 @@
 // Builds z/Architecture DAT tables in guest memory, big-endian, through any backend: map
 // virtual ranges to absolute frames of 4 KiB, 1 MiB (EDAT-1) or 2 GiB (EDAT-2) at any top
 // level, with protection bits or as invalid entries, and get the ASCE to load into CR1/7/13.
-
 import { checkOptions, checkU64, readOption } from '../api/arguments.js';
 import { ArgumentRangeError } from '../errors.js';
 
-/** Where tables are written: a Vm (absolute storage) or anything with the same `write`. */
+/**
+ * Where tables are written: a Vm (absolute storage) or anything with the same `write`.
+ *
+ * @example
+ * ```ts
+ * const writer: GuestMemoryWriter = vm;
+ * ```
+ */
 export interface GuestMemoryWriter {
+  /**
+   * Stores `data` at absolute `gaddr`.
+   *
+   * @param gaddr - The absolute guest address.
+   * @param data - The bytes.
+   * @throws Whatever the writer throws (a Vm: AccessException, KvmError).
+   */
   write(gaddr: bigint, data: Uint8Array): void;
 }
 
+/**
+ * The highest table level of a translation: five levels from 'region-first' down to two
+ * from 'segment'.
+ *
+ * @example
+ * ```ts
+ * new PageTableBuilder(vm, { tableArea, top: 'segment' satisfies TopLevel });
+ * ```
+ */
 export type TopLevel = 'region-first' | 'region-second' | 'region-third' | 'segment';
+/**
+ * A frame size: 4 KiB pages, 1 MiB (EDAT-1) or 2 GiB (EDAT-2) frames.
+ *
+ * @example
+ * ```ts
+ * builder.map(va, 0x100000, abs, { frame: '1m' satisfies FrameSize });
+ * ```
+ */
 export type FrameSize = '4k' | '1m' | '2g';
 
+/**
+ * Options of a `PageTableBuilder`.
+ *
+ * @example
+ * ```ts
+ * const opts: PageTableBuilderOptions = { tableArea: { start: 0x1000000n, end: 0x1400000n }, top: 'region-third' };
+ * ```
+ */
 export interface PageTableBuilderOptions {
   /** Absolute range the tables are allocated from (page aligned, below 2^53). */
-  tableArea: { start: bigint; end: bigint };
+  tableArea: {
+    /** First absolute address tables may use. */
+    start: number | bigint;
+    /** End (exclusive) of the area. */
+    end: number | bigint;
+  };
   /** Highest table level; default 'region-first' (five-level translation). */
   top?: TopLevel;
   /** Private-space bit in the ASCE (turns off LAP and fetch-protection override). */
   privateSpace?: boolean;
 }
 
+/**
+ * Options of `PageTableBuilder.map`.
+ *
+ * @example
+ * ```ts
+ * builder.map(0x80000000n, 0x100000, 0x300000n, { frame: '1m', protect: true });
+ * ```
+ */
 export interface MapOptions {
+  /** The frame size; default '4k'. */
   frame?: FrameSize;
   /** DAT-protection bit in the entry that maps the frame. */
   protect?: boolean;
@@ -72,6 +124,20 @@ function entryLevel(level: TopLevel | 'page'): number {
   return level === 'page' ? -1 : levelOf(level, 'level');
 }
 
+/**
+ * Builds z/Architecture DAT tables in guest memory, big-endian, through any backend: map
+ * virtual ranges to absolute frames of 4 KiB, 1 MiB or 2 GiB at any top level, protect or
+ * invalidate entries, and load `asce` into CR1 (primary), CR7 (secondary) or CR13 (home).
+ *
+ * @example
+ * ```ts
+ * const tables = new PageTableBuilder(vm, { tableArea: { start: 0x1000000n, end: 0x1400000n } })
+ *   .map(0x7f0000000000n, 0x10000, 0x200000n);
+ * const cr = new Array(16).fill(0n);
+ * cr[1] = tables.asce;
+ * vcpu.setState({ psw: { mask: 0x0400000180000000n, addr: 0n }, cr });
+ * ```
+ */
 export class PageTableBuilder {
   readonly #mem: GuestMemoryWriter;
   readonly #top: number;
@@ -82,6 +148,12 @@ export class PageTableBuilder {
   /** table origin → its entries (as written), so we know what exists. */
   readonly #tables = new Map<bigint, bigint[]>();
 
+  /**
+   * Writes an empty top-level table into the table area.
+   *
+   * @param mem - Where the tables are written (a Vm).
+   * @param opts - The table area, top level and private-space bit.
+   */
   constructor(mem: GuestMemoryWriter, opts: PageTableBuilderOptions) {
     const options = checkOptions(opts, 'options');
     const area = readOption(options, 'tableArea');
@@ -99,25 +171,40 @@ export class PageTableBuilder {
     this.#root = this.#newTable(this.#top);
   }
 
-  /** ASCE: table origin, designation type, table length 3 (full table), optional private bit. */
+  /**
+   * The ASCE: table origin, designation type, table length 3 (full table), optional private bit.
+   */
   get asce(): bigint {
     return this.#root | (BigInt(this.#top) << 2n) | 3n | (this.#private ? PRIVATE : 0n);
   }
 
   /**
-   * Maps [va, va+length) to [abs, abs+length); both aligned to the frame size. Refused with a
-   * coded RangeError, before any entry is written: an unknown frame size, a frame the top
-   * table level cannot hold (2 GiB frames need a region-third table or higher), a virtual
-   * range beyond what the top table translates (it would alias lower addresses), and ranges
-   * that pass 2^64.
+   * Maps [va, va+length) to [abs, abs+length), creating the tables it needs.
+   *
+   * @param virtualStart - The virtual start, aligned to the frame size.
+   * @param length - Bytes to map, a multiple of the frame size.
+   * @param absoluteStart - The absolute start, aligned to the frame size.
+   * @param opts - The frame size and the DAT-protection bit.
+   * @returns This builder, to chain.
+   * @throws {@link ArgumentRangeError} before any entry is written: `ERR_INVALID_ARG_VALUE` for
+   *   an unknown frame size, a frame the top table level cannot hold (2 GiB frames need a
+   *   region-third table or higher) or unaligned arguments; `ERR_OUT_OF_RANGE` for a virtual
+   *   range beyond what the top table translates (it would alias lower addresses), a range that
+   *   passes 2^64, or values that are not u64. {@link ArgumentTypeError} `ERR_INVALID_ARG_TYPE`
+   *   for values of the wrong type. RangeError when the table area is exhausted; whatever the
+   *   writer throws.
+   * @example
+   * ```ts
+   * builder.map(0x7f0000000000n, 0x10000, 0x200000n);
+   * ```
    */
-  map(va: bigint, length: bigint | number, abs: bigint, opts?: MapOptions): this {
+  map(virtualStart: number | bigint, length: number | bigint, absoluteStart: number | bigint, opts?: MapOptions): this {
     const options = checkOptions(opts, 'options');
     const frameValue = readOption(options, 'frame');
     const protect = readOption(options, 'protect') === true;
-    const start = checkU64(va, 'va');
+    const start = checkU64(virtualStart, 'va');
     const total = checkU64(length, 'length');
-    const absStart = checkU64(abs, 'abs');
+    const absStart = checkU64(absoluteStart, 'abs');
     const frame = (frameValue ?? '4k') as FrameSize;
     if (typeof frame !== 'string' || !Object.hasOwn(FRAME_BYTES, frame)) {
       throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `map: options.frame must be '4k', '1m' or '2g'`);
@@ -140,28 +227,63 @@ export class PageTableBuilder {
     return this;
   }
 
-  /** Makes the entry of `level` that covers `va` invalid (level 'page' for a page-table entry). */
-  invalidate(va: bigint, level: TopLevel | 'page'): this {
+  /**
+   * Makes the entry of `level` that covers `va` invalid (level 'page' for a page-table entry).
+   *
+   * @param va - A virtual address the entry covers.
+   * @param level - The table level of the entry.
+   * @returns This builder, to chain.
+   * @throws RangeError when `va` is not mapped down to that level; whatever the writer throws.
+   * @example
+   * ```ts
+   * builder.invalidate(0x7f0000001000n, 'page');
+   * ```
+   */
+  invalidate(va: number | bigint, level: TopLevel | 'page'): this {
     const slot = this.#slotFor(va, entryLevel(level));
     const entry = slot.level === -1 ? INVALID_PAGE : slot.level === 0 ? INVALID_SEGMENT : INVALID_REGION | (BigInt(slot.level) << 2n);
     this.#writeEntry(slot.table, slot.index, entry);
     return this;
   }
 
-  /** Absolute address of the entry of `level` for `va` (which must already be mapped down to it). */
-  entryAddress(va: bigint, level: TopLevel | 'page'): bigint {
+  /**
+   * The absolute address of the entry of `level` for `va` (mapped down to that level).
+   *
+   * @param va - A virtual address the entry covers.
+   * @param level - The table level of the entry.
+   * @returns The entry's absolute address.
+   * @throws RangeError when `va` is not mapped down to that level.
+   * @example
+   * ```ts
+   * const pte = builder.entryAddress(0x7f0000001000n, 'page');
+   * ```
+   */
+  entryAddress(va: number | bigint, level: TopLevel | 'page'): bigint {
     const slot = this.#slotFor(va, entryLevel(level));
     return slot.table + BigInt(slot.index) * 8n;
   }
 
-  /** Writes a raw entry value at the slot of `level` for `va` (for malformed-entry tests). */
-  setEntry(va: bigint, level: TopLevel | 'page', value: bigint): this {
+  /**
+   * Writes a raw entry value at the slot of `level` for `va` (for malformed-entry tests).
+   *
+   * @param va - A virtual address the entry covers.
+   * @param level - The table level of the entry.
+   * @param value - The raw 64-bit entry.
+   * @returns This builder, to chain.
+   * @throws RangeError when `va` is not mapped down to that level; whatever the writer throws.
+   * @example
+   * ```ts
+   * builder.setEntry(0x7f0000001000n, 'page', 0x200000n | 0x100n); // a reserved bit set
+   * ```
+   */
+  setEntry(va: number | bigint, level: TopLevel | 'page', value: number | bigint): this {
+    const entry = checkU64(value, 'value');
     const slot = this.#slotFor(va, entryLevel(level));
-    this.#writeEntry(slot.table, slot.index, value);
+    this.#writeEntry(slot.table, slot.index, entry);
     return this;
   }
 
-  #slotFor(vaValue: bigint, wantLevel: number): { table: bigint; index: number; level: number } {
+  #slotFor(vaValue: number | bigint, wantLevel: number): { table: bigint; index: number; level: number } {
     const va = checkU64(vaValue, 'va');
     if (va >= reachOf(this.#top)) throw new ArgumentRangeError('ERR_OUT_OF_RANGE', `virtual 0x${va.toString(16)} is beyond what this builder's top table translates`);
     let table = this.#root;

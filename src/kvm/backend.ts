@@ -37,7 +37,7 @@ const IRQ_RECORD = STRUCT_SIZE.kvm_s390_irq;
 const PGM_OFFSET = 8; // the payload union inside struct kvm_s390_irq
 const LE = HOST_BYTE_ORDER === 'little';
 const { EINTR, ENOBUFS } = ERRNO;
-// struct kvm_s390_pgm_info offsets (spec §1.5).
+// struct kvm_s390_pgm_info offsets (docs/memop-semantics.md §1.5).
 const PGM_TRANS_EXC_CODE = 0;
 const PGM_CODE = 28;
 const PGM_EXC_ACCESS_ID = 34;
@@ -68,7 +68,7 @@ function archNote(): string {
 }
 
 /**
- * The kernel profile of a host: capabilities tell the eras apart (spec §0.1, §12); the release
+ * The kernel profile of a host: capabilities tell the eras apart (docs/memop-semantics.md §0.1, §12); the release
  * tells 6.3–6.11 from 6.12 on, which differ only in how access-register tables outside memory
  * fail and answer every capability alike. A 6.3–6.11 stable kernel that took the 6.12 fix is
  * labelled v6.3 all the same: no capability or release number says so.
@@ -242,22 +242,27 @@ class KvmBackend implements BackendHandle {
       fail(ERRNO.EINVAL, 'KVM_CREATE_VM', 'this kernel gives a process page-status tables (PGSTE), which KVM_CREATE_VM needs, only when they were asked for before the process started: from vm.allocate_pgste or an ELF PGSTE header, which node lacks. Run "sysctl vm.allocate_pgste=1" as root and start node again (every kernel before the gmap rewrite needs this)');
     }
     check(vmFd, 'KVM_CREATE_VM');
+    let memory: NativeMapping | undefined;
     try {
-      const memory = addon.mmapGuest(opts.memorySize);
-      if (typeof memory === 'number') fail(-memory, 'mmap', `${opts.memorySize} bytes of guest memory`);
-      try {
-        check(addon.setUserMemoryRegion(vmFd, 0, 0, 0n, memory), 'KVM_SET_USER_MEMORY_REGION');
-        const vm = new KvmVm(addon, vmFd, memory, this.#system);
-        refuseFacilitiesItCannotRemove(vm, opts);
-        return vm;
-      } catch (err) {
-        memory.unmap();
-        throw err;
-      }
+      const mapped = addon.mmapGuest(opts.memorySize);
+      if (typeof mapped === 'number') fail(-mapped, 'mmap', `${opts.memorySize} bytes of guest memory`);
+      memory = mapped;
+      check(addon.setUserMemoryRegion(vmFd, 0, 0, 0n, memory), 'KVM_SET_USER_MEMORY_REGION');
     } catch (err) {
       addon.close(vmFd);
+      memory?.unmap();
       throw err;
     }
+    // From here the handle owns the fd and the memory (and its finalizer would close them):
+    // a refusal closes the handle, so nothing is closed twice and /dev/kvm is not kept open.
+    const vm = new KvmVm(addon, vmFd, memory, this.#system);
+    try {
+      refuseFacilitiesItCannotRemove(vm, opts);
+    } catch (err) {
+      vm.close();
+      throw err;
+    }
+    return vm;
   }
 
   close(): void {

@@ -88,6 +88,9 @@ export function loadAddon(): NativeAddon {
   if (cached === undefined) {
     const override = process.env[ADDON_ENV];
     try {
+      // The addon is a Linux binary (KVM ioctls): elsewhere it is never looked for, so a
+      // package installed on macOS or Windows touches no native code at all.
+      if (process.platform !== 'linux') throw new Error(`no native addon on ${process.platform}: KVM is a Linux interface`);
       if (override) {
         cached = { addon: loadNativeFile(override) };
       } else {

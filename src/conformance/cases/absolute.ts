@@ -1,11 +1,11 @@
 // ABSOLUTE_READ / ABSOLUTE_WRITE on the vm fd: selftest T2 (vm parts), T3 (vm parts), T9, T13,
-// and every rule of spec §5.
+// and every rule of docs/memop-semantics.md §5.
 import { PROFILES } from '../../emulated/profiles.js';
 import { MEMOP, MEMOP_F, MEM_OP_MAX_SIZE, PGM } from '../../abi/constants.js';
 import type { Vm } from '../../api/vm.js';
 import { assert, expectBytes, expectErrno, expectFilled, expectResult } from '../assertions.js';
 import type { CaseContext, ConformanceCase } from '../types.js';
-import { checkAndDo, keyed } from './fixtures.js';
+import { checkAndDo, keyed, setKeys } from './fixtures.js';
 
 const S = MEM_OP_MAX_SIZE;
 /** Absolute homes of the selftest's two 64 KiB arrays (the vm parts need no translation). */
@@ -23,8 +23,8 @@ function requireVmMemop(ctx: CaseContext): void {
 }
 
 /** Sets the storage key of every 4 KiB page in [abs, abs+len). */
-function setKeys(vm: Vm, abs: bigint, len: number, key: number): void {
-  vm.setStorageKeys(abs >> 12n, new Uint8Array(Math.ceil(len / 4096)).fill(key));
+function fillKeys(vm: Vm, abs: bigint, len: number, key: number): void {
+  setKeys(vm, abs >> 12n, new Uint8Array(Math.ceil(len / 4096)).fill(key));
 }
 
 /** The selftest's "guest copies V1 → V2", done as the guest would on absolute storage. */
@@ -85,8 +85,8 @@ const selftest: ConformanceCase[] = [
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm();
-      setKeys(vm, A1, S, 0x90);
-      setKeys(vm, A2, S, 0x90);
+      fillKeys(vm, A1, S, 0x90);
+      fillKeys(vm, A2, S, 0x90);
       writeCopyRead(ctx, vm, S, undefined);
       writeCopyRead(ctx, vm, S, 0);
       writeCopyRead(ctx, vm, S, 9);
@@ -103,8 +103,8 @@ const selftest: ConformanceCase[] = [
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm();
-      setKeys(vm, A1, S, 0x98);
-      setKeys(vm, A2, S, 0x98);
+      fillKeys(vm, A1, S, 0x98);
+      fillKeys(vm, A2, S, 0x98);
       readAfterPlainWrite(ctx, vm, S, 9);
     },
   },
@@ -116,8 +116,8 @@ const selftest: ConformanceCase[] = [
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm();
-      setKeys(vm, A1, 4096, 0x18);
-      setKeys(vm, A1 + 4096n, S - 4096, 0x98);
+      fillKeys(vm, A1, 4096, 0x18);
+      fillKeys(vm, A1 + 4096n, S - 4096, 0x98);
       const before = vm.read(A1, S);
       const h1 = ctx.randomBytes(S);
       checkAndDo(vm, { op: W, gaddr: A1, size: S, buf: h1, flags: SKEY, key: 2 }, PGM.PROTECTION, 'T9.3 write key 2');
@@ -135,8 +135,8 @@ const selftest: ConformanceCase[] = [
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm();
-      setKeys(vm, A1, S, 0x98);
-      setKeys(vm, A2, S, 0x98);
+      fillKeys(vm, A1, S, 0x98);
+      fillKeys(vm, A2, S, 0x98);
       // CR0 bit 39 lives in a vcpu; set it to show that a vm op does not look at it.
       const vcpu = vm.createVcpu(0);
       const cr = vcpu.getState().cr;
@@ -155,7 +155,7 @@ const selftest: ConformanceCase[] = [
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm();
-      vm.setStorageKeys(0, Uint8Array.of(0x18));
+      setKeys(vm, 0, Uint8Array.of(0x18));
       const vcpu = vm.createVcpu(0);
       const cr = vcpu.getState().cr;
       cr[0] = cr[0]! | 0x2000000n;
@@ -171,7 +171,7 @@ const rules: ConformanceCase[] = [
     id: 'absolute/validation/op-checked-before-size',
     topic: 'absolute',
     title: 'an unknown op with an oversized size: EINVAL from 6.3 on, E2BIG on 5.18–6.2',
-    source: 'spec §5.1 [diff]',
+    source: 'docs/memop-semantics.md §5.1 [diff]',
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm();
@@ -183,7 +183,7 @@ const rules: ConformanceCase[] = [
     id: 'absolute/validation/order',
     topic: 'absolute',
     title: 'flags before size, size 0 and E2BIG before the key range, key byte ignored without SKEY',
-    source: 'spec §5.1',
+    source: 'docs/memop-semantics.md §5.1',
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm();
@@ -201,7 +201,7 @@ const rules: ConformanceCase[] = [
     id: 'absolute/write/partial-at-memslot-end',
     topic: 'absolute',
     title: 'a write across the end of memory stores the pages inside and returns PGM_ADDRESSING',
-    source: 'spec §5.2',
+    source: 'docs/memop-semantics.md §5.2',
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm({ memorySize: MIB });
@@ -215,7 +215,7 @@ const rules: ConformanceCase[] = [
     id: 'absolute/read/failure-leaves-buf',
     topic: 'absolute',
     title: 'a read across the end of memory returns PGM_ADDRESSING and leaves buf untouched',
-    source: 'spec §5.2, §4.2',
+    source: 'docs/memop-semantics.md §5.2, §4.2',
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm({ memorySize: MIB });
@@ -229,11 +229,11 @@ const rules: ConformanceCase[] = [
     id: 'absolute/write/partial-at-key-boundary',
     topic: 'absolute',
     title: 'a keyed write stops at the first protected page; earlier pages stay stored',
-    source: 'spec §5.2',
+    source: 'docs/memop-semantics.md §5.2',
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm();
-      vm.setStorageKeys(A1 >> 12n, Uint8Array.of(0x30, 0x30, 0x40, 0x30));
+      setKeys(vm, A1 >> 12n, Uint8Array.of(0x30, 0x30, 0x40, 0x30));
       const data = ctx.randomBytes(4 * 4096);
       const before = vm.read(A1, 4 * 4096);
       expectResult(vm.memop({ op: W, gaddr: A1, size: data.length, buf: data, flags: SKEY, key: 3 }), PGM.PROTECTION, 'write key 3');
@@ -247,12 +247,12 @@ const rules: ConformanceCase[] = [
     id: 'absolute/keys/rule-table',
     topic: 'absolute',
     title: 'absolute key-controlled protection: key 0, ACC match, F bit, and no overrides',
-    source: 'spec §8.7 (absolute form)',
+    source: 'docs/memop-semantics.md §8.7 (absolute form)',
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm();
       const storageKeys = [0x00, 0x10, 0x18, 0x90, 0x98, 0xf8, 0x06];
-      vm.setStorageKeys(A1 >> 12n, Uint8Array.from(storageKeys));
+      setKeys(vm, A1 >> 12n, Uint8Array.from(storageKeys));
       storageKeys.forEach((sk, page) => {
         const gaddr = A1 + BigInt(page * 4096);
         for (let key = 0; key < 16; key++) {
@@ -271,7 +271,7 @@ const rules: ConformanceCase[] = [
     id: 'absolute/check-only/key-zero-outside-memory',
     topic: 'absolute',
     title: 'check-only with key 0 across the end of memory: classic validates only the first byte, newest every page',
-    source: 'spec §5.2 [diff]',
+    source: 'docs/memop-semantics.md §5.2 [diff]',
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm({ memorySize: MIB });
@@ -287,7 +287,7 @@ const rules: ConformanceCase[] = [
     id: 'absolute/first-byte-precheck/before-buf',
     topic: 'absolute',
     title: 'a write starting outside memory with a NULL buf: PGM_ADDRESSING on classic, EFAULT on newest',
-    source: 'spec §5.1 step 4 [diff]',
+    source: 'docs/memop-semantics.md §5.1 step 4 [diff]',
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm({ memorySize: MIB });
@@ -304,7 +304,7 @@ const rules: ConformanceCase[] = [
     id: 'absolute/check-only/ignores-buf',
     topic: 'absolute',
     title: 'check-only never touches buf (NULL allowed) nor guest memory',
-    source: 'spec §5.1 step 5',
+    source: 'docs/memop-semantics.md §5.1 step 5',
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm();
@@ -319,7 +319,7 @@ const rules: ConformanceCase[] = [
     id: 'absolute/no-prefixing',
     topic: 'absolute',
     title: 'absolute accesses ignore the vcpu prefix',
-    source: 'spec §5.2',
+    source: 'docs/memop-semantics.md §5.2',
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm();
@@ -336,7 +336,7 @@ const rules: ConformanceCase[] = [
     id: 'absolute/pre-5.18/no-vm-memop',
     topic: 'absolute',
     title: 'kernels before 5.18 do not know KVM_S390_MEM_OP on a vm fd',
-    source: 'spec §0.1',
+    source: 'docs/memop-semantics.md §0.1',
     run(ctx) {
       if (ctx.backend.checkExtension(211) !== 0) ctx.skip('this kernel has the vm-fd memop (extension cap > 0)');
       const vm = ctx.createVm();
@@ -351,7 +351,7 @@ const rules: ConformanceCase[] = [
     run(ctx) {
       requireVmMemop(ctx);
       const vm = ctx.createVm({ memorySize: MIB });
-      vm.setStorageKeys(1, Uint8Array.of(0x38));
+      setKeys(vm, 1, Uint8Array.of(0x38));
       assert.throws(() => vm.write(0x1000n, new Uint8Array(8), { key: 5 }), (err: unknown) => {
         const e = err as { name: string; pgmCode: number; code: string; message: string };
         assert.equal(e.name, 'AccessException');

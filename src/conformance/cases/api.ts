@@ -140,7 +140,7 @@ export const apiCases: readonly ConformanceCase[] = [
     id: 'api/vm/create-errors',
     topic: 'api',
     title: 'memory sizes that are not a positive multiple of 1 MiB are EINVAL',
-    source: 'spec §10 (s390 memslots are 1 MiB aligned)',
+    source: 'docs/memop-semantics.md §10 (s390 memslots are 1 MiB aligned)',
     run(ctx) {
       expectErrno(() => ctx.backend.createVm({ memorySize: 0 }), 'EINVAL', 'size 0');
       expectErrno(() => ctx.backend.createVm({ memorySize: (1 << 20) + 4096 }), 'EINVAL', '1 MiB + 4 KiB');
@@ -150,7 +150,7 @@ export const apiCases: readonly ConformanceCase[] = [
     id: 'api/flags/high-bits',
     topic: 'api',
     title: 'a flag bit above bit 31 reaches the kernel and is refused with EINVAL',
-    source: 'spec §4.1, §5.1 (u64 flags)',
+    source: 'docs/memop-semantics.md §4.1, §5.1 (u64 flags)',
     run(ctx) {
       const vm = ctx.createVm();
       const buf = new Uint8Array(8);

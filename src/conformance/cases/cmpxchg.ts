@@ -1,9 +1,9 @@
-// ABSOLUTE_CMPXCHG: selftest T4, T10, T11 and spec §6.
+// ABSOLUTE_CMPXCHG: selftest T4, T10, T11 and docs/memop-semantics.md §6.
 import { MEMOP, MEMOP_F, PGM } from '../../abi/constants.js';
 import type { Vm } from '../../api/vm.js';
 import { assert, expectBytes, expectErrno, expectFilled, expectResult } from '../assertions.js';
 import type { CaseContext, ConformanceCase } from '../types.js';
-import { keyed } from './fixtures.js';
+import { keyed, setKeys } from './fixtures.js';
 
 const A1 = 0x100000n;
 const A2 = 0x200000n;
@@ -15,8 +15,8 @@ function requireCmpxchg(ctx: CaseContext): void {
   ctx.requireExtension(2);
 }
 
-function setKeys(vm: Vm, abs: bigint, pages: number, key: number): void {
-  vm.setStorageKeys(abs >> 12n, new Uint8Array(pages).fill(key));
+function fillKeys(vm: Vm, abs: bigint, pages: number, key: number): void {
+  setKeys(vm, abs >> 12n, new Uint8Array(pages).fill(key));
 }
 
 const selftest: ConformanceCase[] = [
@@ -28,8 +28,8 @@ const selftest: ConformanceCase[] = [
     run(ctx) {
       requireCmpxchg(ctx);
       const vm = ctx.createVm();
-      setKeys(vm, A1, 16, 0x90);
-      setKeys(vm, A2, 16, 0x90);
+      fillKeys(vm, A1, 16, 0x90);
+      fillKeys(vm, A2, 16, 0x90);
       for (const k of [undefined, 0, 9]) {
         for (const size of SIZES) {
           for (let off = 0; off + size <= 16; off += size) {
@@ -65,7 +65,7 @@ const selftest: ConformanceCase[] = [
     run(ctx) {
       requireCmpxchg(ctx);
       const vm = ctx.createVm();
-      setKeys(vm, A2, 16, 0x98);
+      fillKeys(vm, A2, 16, 0x98);
       const content = ctx.randomBytes(16);
       vm.write(A2, content);
       const h2 = new Uint8Array(16).fill(0xaa);
@@ -110,7 +110,7 @@ const rules: ConformanceCase[] = [
     id: 'cmpxchg/validation/flags',
     topic: 'cmpxchg',
     title: 'cmpxchg accepts only SKEY_PROTECTION: CHECK_ONLY and INJECT are EINVAL',
-    source: 'spec §6.1 step 2',
+    source: 'docs/memop-semantics.md §6.1 step 2',
     run(ctx) {
       requireCmpxchg(ctx);
       const vm = ctx.createVm();
@@ -125,7 +125,7 @@ const rules: ConformanceCase[] = [
     id: 'cmpxchg/validation/null-pointers',
     topic: 'cmpxchg',
     title: 'cmpxchg with a NULL new or old pointer is EFAULT, checked before alignment',
-    source: 'spec §6.1 step 4',
+    source: 'docs/memop-semantics.md §6.1 step 4',
     run(ctx) {
       requireCmpxchg(ctx);
       const vm = ctx.createVm();
@@ -140,7 +140,7 @@ const rules: ConformanceCase[] = [
     id: 'cmpxchg/validation/misaligned-outside-memory',
     topic: 'cmpxchg',
     title: 'misaligned and outside memory: EINVAL on newest, PGM_ADDRESSING on classic',
-    source: 'spec §6.1 [diff]',
+    source: 'docs/memop-semantics.md §6.1 [diff]',
     run(ctx) {
       requireCmpxchg(ctx);
       const vm = ctx.createVm({ memorySize: 1n << 20n });
@@ -157,12 +157,12 @@ const rules: ConformanceCase[] = [
     id: 'cmpxchg/keys/store-rule',
     topic: 'cmpxchg',
     title: 'cmpxchg is a store: F is irrelevant, only key 0 or the ACC match may exchange',
-    source: 'spec §6.1 step 8',
+    source: 'docs/memop-semantics.md §6.1 step 8',
     run(ctx) {
       requireCmpxchg(ctx);
       const vm = ctx.createVm();
       for (const storageKey of [0x50, 0x58]) {
-        vm.setStorageKeys(A1 >> 12n, Uint8Array.of(storageKey));
+        setKeys(vm, A1 >> 12n, Uint8Array.of(storageKey));
         for (let key = 0; key < 16; key++) {
           const what = `storage key 0x${storageKey.toString(16)} access key ${key}`;
           vm.write(A1, new Uint8Array(8));
@@ -179,11 +179,11 @@ const rules: ConformanceCase[] = [
     id: 'cmpxchg/keys/protected-even-when-compare-fails',
     topic: 'cmpxchg',
     title: 'protection is raised whether or not the comparison would succeed',
-    source: 'spec §6.1 step 8',
+    source: 'docs/memop-semantics.md §6.1 step 8',
     run(ctx) {
       requireCmpxchg(ctx);
       const vm = ctx.createVm();
-      vm.setStorageKeys(A1 >> 12n, Uint8Array.of(0x50));
+      setKeys(vm, A1 >> 12n, Uint8Array.of(0x50));
       vm.write(A1, Uint8Array.of(1, 2, 3, 4));
       for (const key of [1, 4, 6, 15]) {
         const old = Uint8Array.of(9, 9, 9, 9);
@@ -197,7 +197,7 @@ const rules: ConformanceCase[] = [
     id: 'cmpxchg/helper/compare-and-exchange',
     topic: 'cmpxchg',
     title: 'vm.compareAndExchange reports exchanged and the value memory held',
-    source: 'API over spec §6.2',
+    source: 'API over docs/memop-semantics.md §6.2',
     run(ctx) {
       requireCmpxchg(ctx);
       const vm = ctx.createVm();
@@ -218,7 +218,7 @@ const rules: ConformanceCase[] = [
     id: 'cmpxchg/untouched-memory-is-zero',
     topic: 'cmpxchg',
     title: 'cmpxchg against never-written memory compares with zeros',
-    source: 'spec §10',
+    source: 'docs/memop-semantics.md §10',
     run(ctx) {
       requireCmpxchg(ctx);
       const vm = ctx.createVm();
@@ -232,7 +232,7 @@ const rules: ConformanceCase[] = [
     id: 'cmpxchg/absent-before-6.3',
     topic: 'cmpxchg',
     title: 'without the CMPXCHG extension bit, op 6 is an unknown op (EINVAL)',
-    source: 'spec §0.1',
+    source: 'docs/memop-semantics.md §0.1',
     run(ctx) {
       const ext = ctx.backend.checkExtension(211);
       if (ext & 2) ctx.skip('this kernel has cmpxchg');

@@ -9,6 +9,15 @@ import { selftestVcpuCases } from './selftest-vcpu.js';
 import { logicalCases } from './logical.js';
 import { logicalHistoryCases } from './logical-history.js';
 
+/**
+ * Every conformance case of the library: the kernel selftest's scenarios and one case per rule
+ * of docs/memop-semantics.md, for every backend.
+ *
+ * @example
+ * ```ts
+ * const results = await runCases(openBackend(), ALL_CASES);
+ * ```
+ */
 export const ALL_CASES: readonly ConformanceCase[] = [
   ...absoluteCases,
   ...cmpxchgCases,

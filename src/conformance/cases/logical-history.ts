@@ -9,7 +9,7 @@ import type { Vm } from '../../api/vm.js';
 import { PageTableBuilder } from '../../guest-tables/page-table-builder.js';
 import { assert, expectErrno, expectResult } from '../assertions.js';
 import type { CaseContext, ConformanceCase } from '../types.js';
-import { CR0_LAP, LREAD, LWRITE, absoluteMemory, type AbsoluteMemory } from './fixtures.js';
+import { CR0_LAP, LREAD, LWRITE, absoluteMemory, type AbsoluteMemory, requireGuestAccessRegisters } from './fixtures.js';
 
 const INJECT = MEMOP_F.INJECT_EXCEPTION;
 const CHECK = MEMOP_F.CHECK_ONLY;
@@ -112,6 +112,7 @@ export const logicalHistoryCases: readonly ConformanceCase[] = [
     title: 'an access-list designation or entry outside memory: 5 (6.12+ and the gmap rewrite), -EFAULT on older kernels',
     source: 'gaccess.c ar_translation → read_guest_real; "KVM: s390: gaccess: Check if guest address is in memslot" (2024); errata',
     run(ctx) {
+      requireGuestAccessRegisters(ctx);
       const m = machine(ctx);
       const t = new PageTableBuilder(m.mem, { tableArea: { start: 0x1000000n, end: 0x1800000n } }).map(0x5000n, 4096, 0x300000n);
       // AR2: ALET with ALEN 2; CR2 points at an ALD beyond the 32 MiB of memory.
@@ -142,6 +143,7 @@ export const logicalHistoryCases: readonly ConformanceCase[] = [
     title: 'a check-only store through a fetch-only ALE names the caller\'s address (not yet effective) in its TEID from 5.18 on',
     source: 'gaccess.c check_gva_range hands the raw gva to get_vcpu_asce; access_guest_with_key the effective one; errata',
     run(ctx) {
+      requireGuestAccessRegisters(ctx);
       const m = machine(ctx);
       m.mem.write(0x400010n, u32(((0x410000 / 128) << 7) | 1));
       m.mem.write(0x410000n + 5n * 16n, ale(0x02000000, 5, 0x420000, 0x77));
@@ -159,6 +161,23 @@ export const logicalHistoryCases: readonly ConformanceCase[] = [
       expectResult(m.vcpu.memop({ op: LWRITE, gaddr, size: 8, buf: new Uint8Array(8), flags: INJECT, ar: 5 }), PGM.PROTECTION, 'real store');
       irq = takeInterrupt(m.vcpu);
       assert.equal(irq.teid, 0x5000n | bits, 'real access TEID: effective (31-bit) address');
+    },
+  },
+  {
+    id: 'logical/access-registers/host-registers-before-6.9',
+    topic: 'access-registers',
+    title: "before 6.9 an AR-mode memop translates the host thread's access registers (AR 2-15: 0, the primary space) and leaves them in the vcpu",
+    source: 'gaccess.c ar_translation: save_access_regs(vcpu->run->s.regs.acrs) outside SIE; fixed by "KVM: s390: fix access register usage in ioctls" (6.9); test bed 6.1',
+    run(ctx) {
+      const hostRegisters = PROFILES[ctx.profile].memopUsesHostAccessRegisters;
+      const m = machine(ctx);
+      const t = new PageTableBuilder(m.mem, { tableArea: { start: 0x1000000n, end: 0x1800000n } }).map(0x5000n, 4096, 0x300000n);
+      // AR2 holds an ALET with reserved bits: the guest's own translation refuses it.
+      const ars = [0, 0, 0xff000000, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+      state(m.vcpu, PSW_DAT | PSW_64 | PSW_AS_AR, { 1: t.asce }, ars);
+      const d = { op: LREAD, gaddr: 0x5000n, size: 8, buf: new Uint8Array(8), ar: 2 };
+      expectResult(m.vcpu.memop(d), hostRegisters ? 0 : PGM.ALET_SPECIFICATION, 'AR2 with a reserved ALET');
+      assert.equal(m.vcpu.getState().ar[2], hostRegisters ? 0 : 0xff000000, 'AR2 afterwards');
     },
   },
 ];

@@ -1,4 +1,4 @@
-// Logical accesses through a vcpu, rule by rule (spec §8): addressing modes and wrap,
+// Logical accesses through a vcpu, rule by rule (docs/memop-semantics.md §8): addressing modes and wrap,
 // prefixing, low-address protection, every DAT level and exception, EDAT frames, access-
 // register translation, key protection, injection with its TEID, check-only versus real access.
 import { PROFILES } from '../../emulated/profiles.js';
@@ -8,7 +8,7 @@ import type { Vm } from '../../api/vm.js';
 import { PageTableBuilder } from '../../guest-tables/page-table-builder.js';
 import { assert, expectBytes, expectErrno, expectResult } from '../assertions.js';
 import type { CaseContext, ConformanceCase } from '../types.js';
-import { CR0_EDAT, CR0_LAP, LREAD, LWRITE, absoluteMemory, namesTheRule, type AbsoluteMemory } from './fixtures.js';
+import { CR0_EDAT, CR0_LAP, LREAD, LWRITE, absoluteMemory, namesTheRule, type AbsoluteMemory, setKeys, requireGuestAccessRegisters } from './fixtures.js';
 
 const INJECT = MEMOP_F.INJECT_EXCEPTION;
 const CHECK = MEMOP_F.CHECK_ONLY;
@@ -58,7 +58,7 @@ export const logicalCases: readonly ConformanceCase[] = [
     id: 'logical/fresh-vcpu/24-bit-real',
     topic: 'logical',
     title: 'a fresh vcpu has PSW 0: DAT off, 24-bit, so addresses wrap at 16 MiB',
-    source: 'spec §11 consequences, §8.2',
+    source: 'docs/memop-semantics.md §11 consequences, §8.2',
     run(ctx) {
       const m = machine(ctx);
       const state = m.vcpu.getState();
@@ -76,7 +76,7 @@ export const logicalCases: readonly ConformanceCase[] = [
     id: 'logical/addressing/31-bit-wrap',
     topic: 'logical',
     title: 'in 31-bit mode a range wraps at 2 GiB to real 0',
-    source: 'spec §8.2',
+    source: 'docs/memop-semantics.md §8.2',
     run(ctx) {
       const m = machine(ctx);
       setRegs(m.vcpu, MODE[31]);
@@ -90,7 +90,7 @@ export const logicalCases: readonly ConformanceCase[] = [
     id: 'logical/addressing/64-bit-real-outside',
     topic: 'logical',
     title: 'in 64-bit mode with DAT off a high address is outside memory (PGM_ADDRESSING, TEID 0)',
-    source: 'spec §8.5, §8.9',
+    source: 'docs/memop-semantics.md §8.5, §8.9',
     run(ctx) {
       const m = machine(ctx);
       setRegs(m.vcpu, MODE[64]);
@@ -105,7 +105,7 @@ export const logicalCases: readonly ConformanceCase[] = [
     id: 'logical/prefixing/swap',
     topic: 'logical',
     title: 'prefixing swaps real 0..8191 and the prefix area, both ways',
-    source: 'spec §8.6.1',
+    source: 'docs/memop-semantics.md §8.6.1',
     run(ctx) {
       const m = machine(ctx);
       setRegs(m.vcpu, MODE[64]);
@@ -124,7 +124,7 @@ export const logicalCases: readonly ConformanceCase[] = [
     id: 'logical/lap/store-refused',
     topic: 'protection',
     title: 'low-address protection refuses stores to 0..511 and 4096..4607, not fetches, with TEID bit 56',
-    source: 'spec §8.5, §8.9; errata: the TEID exists before 5.18 too (gaccess.c trans_exc)',
+    source: 'docs/memop-semantics.md §8.5, §8.9; errata: the TEID exists before 5.18 too (gaccess.c trans_exc)',
     run(ctx) {
       const m = machine(ctx);
       setRegs(m.vcpu, MODE[64], { 0: CR0_LAP });
@@ -147,7 +147,7 @@ export const logicalCases: readonly ConformanceCase[] = [
     id: 'logical/lap/before-translation',
     topic: 'protection',
     title: 'LAP is checked before translation: a store to 0x100 with an invalid page gives 4, not 0x11',
-    source: 'spec §14',
+    source: 'docs/memop-semantics.md §14',
     run(ctx) {
       const m = machine(ctx);
       const t = tables(m).map(0x2000n, 4096, 0x300000n).invalidate(0n, 'page');
@@ -160,7 +160,7 @@ export const logicalCases: readonly ConformanceCase[] = [
     id: 'logical/lap/private-space',
     topic: 'protection',
     title: 'a private-space ASCE turns low-address protection off',
-    source: 'spec §8.5',
+    source: 'docs/memop-semantics.md §8.5',
     run(ctx) {
       const m = machine(ctx);
       const t = tables(m, 'region-first', true).map(0n, 8192, 0x300000n);
@@ -172,7 +172,7 @@ export const logicalCases: readonly ConformanceCase[] = [
     id: 'logical/dat/every-level',
     topic: 'dat',
     title: 'translation through region-first, -second, -third and segment top levels lands on the mapped frame',
-    source: 'spec §8.6',
+    source: 'docs/memop-semantics.md §8.6',
     run(ctx) {
       for (const [top, va] of [['region-first', 0x7f0012345000n], ['region-second', 0x3f012345000n], ['region-third', 0x3f2345000n], ['segment', 0x12345000n]] as const) {
         const m = machine(ctx);
@@ -189,7 +189,7 @@ export const logicalCases: readonly ConformanceCase[] = [
     id: 'logical/dat/exceptions',
     topic: 'dat',
     title: 'each translation exception: 0x10, 0x11, 0x12, 0x38, 0x39, 0x3a, 0x3b and 5, with the TEID of each',
-    source: 'spec §8.6, §8.9',
+    source: 'docs/memop-semantics.md §8.6, §8.9',
     run(ctx) {
       const va = 0x7f0012345000n;
       const run = (top: 'region-first' | 'region-second' | 'region-third' | 'segment', edit: (t: PageTableBuilder) => void, gaddr: bigint, code: number, what: string) => {
@@ -223,7 +223,7 @@ export const logicalCases: readonly ConformanceCase[] = [
     id: 'logical/dat/table-length',
     topic: 'dat',
     title: 'an ASCE or entry table length too short for the index gives the next level\'s exception',
-    source: 'spec §8.6',
+    source: 'docs/memop-semantics.md §8.6',
     run(ctx) {
       const m = machine(ctx);
       const va = 0xc000000000000000n;
@@ -247,7 +247,7 @@ export const logicalCases: readonly ConformanceCase[] = [
     id: 'logical/dat/protection',
     topic: 'dat',
     title: 'a protected page or segment refuses stores (TEID bit 61) and allows fetches',
-    source: 'spec §8.6, §8.9',
+    source: 'docs/memop-semantics.md §8.6, §8.9',
     run(ctx) {
       const m = machine(ctx);
       const t = tables(m).map(0x10000n, 4096, 0x300000n, { protect: true });
@@ -262,7 +262,7 @@ export const logicalCases: readonly ConformanceCase[] = [
     id: 'logical/dat/edat-frames',
     topic: 'dat',
     title: 'EDAT-1 1 MiB and EDAT-2 2 GiB frames translate as absolute addresses; without CR0 EDAT the entry is a table pointer',
-    source: 'spec §8.6',
+    source: 'docs/memop-semantics.md §8.6',
     run(ctx) {
       const m = machine(ctx, 64 << 20);
       const t = tables(m).map(0x40000000000n, 0x100000, 0x2000000n, { frame: '1m' });
@@ -295,7 +295,7 @@ export const logicalCases: readonly ConformanceCase[] = [
     id: 'logical/dat/edat-facilities',
     topic: 'dat',
     title: 'without facility 8 a segment entry with FC set is a page-table pointer even with CR0 EDAT; without 78 so is a 2 GiB entry',
-    source: 'spec §8.6 (edat1 := CR0 bit 40 && facility 8)',
+    source: 'docs/memop-semantics.md §8.6 (edat1 := CR0 bit 40 && facility 8)',
     run(ctx) {
       let created: Vm | undefined;
       try {
@@ -327,7 +327,7 @@ export const logicalCases: readonly ConformanceCase[] = [
     id: 'logical/dat/table-updates-visible',
     topic: 'dat',
     title: 'the kernel walks the guest tables on every memop: an edited entry or a new prefix applies at once',
-    source: 'spec §8.6 (no TLB between memops)',
+    source: 'docs/memop-semantics.md §8.6 (no TLB between memops)',
     run(ctx) {
       const m = machine(ctx);
       const t = tables(m).map(0x5000n, 4096, 0x300000n).map(0x6000n, 4096, 0n);
@@ -352,7 +352,7 @@ export const logicalCases: readonly ConformanceCase[] = [
     id: 'logical/dat/large-frames-not-prefixed',
     topic: 'dat',
     title: 'frame addresses from large-frame entries are absolute: no prefixing',
-    source: 'spec §14',
+    source: 'docs/memop-semantics.md §14',
     run(ctx) {
       const m = machine(ctx);
       const t = tables(m).map(0x100000n, 0x100000, 0n, { frame: '1m' }).map(0x300000n, 4096, 0n);
@@ -368,7 +368,7 @@ export const logicalCases: readonly ConformanceCase[] = [
     id: 'logical/address-spaces/secondary-home',
     topic: 'dat',
     title: 'PSW AS selects CR1 (primary), CR7 (secondary) or CR13 (home)',
-    source: 'spec §8.3',
+    source: 'docs/memop-semantics.md §8.3',
     run(ctx) {
       const m = machine(ctx);
       const p = tables(m).map(0x5000n, 4096, 0x300000n);
@@ -389,8 +389,9 @@ export const logicalCases: readonly ConformanceCase[] = [
     id: 'logical/access-registers/exceptions',
     topic: 'access-registers',
     title: 'AR mode: ALET 1 is secondary, reserved bits 0x28, invalid ALE 0x29, sequence 0x2a, ASTE 0x2b/0x2c, fetch-only ALE 4',
-    source: 'spec §8.4, §8.9',
+    source: 'docs/memop-semantics.md §8.4, §8.9',
     run(ctx) {
+      requireGuestAccessRegisters(ctx);
       const m = machine(ctx);
       const p = tables(m).map(0x5000n, 4096, 0x300000n);
       const s = new PageTableBuilder(m.mem, { tableArea: { start: 0x1800000n, end: 0x1a00000n } }).map(0x5000n, 4096, 0x301000n);
@@ -454,12 +455,12 @@ export const logicalCases: readonly ConformanceCase[] = [
     id: 'logical/keys/check-only-differs-from-real',
     topic: 'protection',
     title: 'key-protected first page, untranslatable second: check-only says 4, the real access the translation code',
-    source: 'spec §8.8',
+    source: 'docs/memop-semantics.md §8.8',
     run(ctx) {
       ctx.requireExtension(1);
       const m = machine(ctx);
       const t = tables(m).map(0x10000n, 4096, 0x300000n);
-      m.vm.setStorageKeys(0x300, Uint8Array.of(0x30));
+      setKeys(m.vm, 0x300, Uint8Array.of(0x30));
       setRegs(m.vcpu, PSW_DAT | MODE[64], { 1: t.asce });
       expectResult(m.vcpu.memop({ op: LWRITE, gaddr: 0x10000n, size: 8192, flags: CHECK | SKEY, key: 5 }), PGM.PROTECTION, 'check-only');
       expectResult(m.vcpu.memop({ op: LWRITE, gaddr: 0x10000n, size: 8192, buf: new Uint8Array(8192), flags: SKEY, key: 5 }), PGM.PAGE_TRANSLATION, 'real access');
@@ -470,12 +471,12 @@ export const logicalCases: readonly ConformanceCase[] = [
     id: 'logical/keys/reason-and-teid',
     topic: 'protection',
     title: 'a key refusal injects TEID bit 60 and the exception says which key and storage key',
-    source: 'spec §8.7, §8.9',
+    source: 'docs/memop-semantics.md §8.7, §8.9',
     run(ctx) {
       ctx.requireExtension(1);
       const m = machine(ctx);
       setRegs(m.vcpu, MODE[64]);
-      m.vm.setStorageKeys(3, Uint8Array.of(0x38));
+      setKeys(m.vm, 3, Uint8Array.of(0x38));
       expectResult(m.vcpu.memop({ op: LREAD, gaddr: 0x3010n, size: 8, buf: new Uint8Array(8), flags: SKEY | INJECT, key: 5, ar: 1 }), PGM.PROTECTION);
       const irq = injected(m.vcpu);
       assert.equal(irq.teid, 0x3000n | FSI_FETCH | 0x8n, 'TEID: page, FSI fetch, bit 60');
@@ -490,12 +491,12 @@ export const logicalCases: readonly ConformanceCase[] = [
     id: 'logical/keys/absent-before-5.18',
     topic: 'protection',
     title: 'before 5.18 the SKEY flag is unknown (EINVAL) and keys are never checked',
-    source: 'spec §4.1, §0.1',
+    source: 'docs/memop-semantics.md §4.1, §0.1',
     run(ctx) {
       if (ctx.backend.checkExtension(211) !== 0) ctx.skip('this kernel checks keys on logical accesses');
       const m = machine(ctx);
       expectErrno(() => m.vcpu.memop({ op: LREAD, gaddr: 0n, size: 8, buf: new Uint8Array(8), flags: SKEY, key: 1 }), 'EINVAL', 'SKEY flag');
-      m.vm.setStorageKeys(0, Uint8Array.of(0xf8));
+      setKeys(m.vm, 0, Uint8Array.of(0xf8));
       expectResult(m.vcpu.check(0n, 8, 'write'), 0, 'no key checks');
     },
   },
@@ -503,7 +504,7 @@ export const logicalCases: readonly ConformanceCase[] = [
     id: 'logical/validation/order',
     topic: 'logical',
     title: 'several bad fields at once: E2BIG before ar ≥ 16 from 6.3 on, one EINVAL before',
-    source: 'spec §4.1 [diff]',
+    source: 'docs/memop-semantics.md §4.1 [diff]',
     run(ctx) {
       const m = machine(ctx);
       const expected = PROFILES[ctx.profile].commonValidation ? 'E2BIG' : 'EINVAL';
@@ -518,7 +519,7 @@ export const logicalCases: readonly ConformanceCase[] = [
     id: 'sida/protected-vcpu',
     topic: 'sida',
     title: 'SIDA read/write on a protected vcpu, and every SIDA errno',
-    source: 'spec §7',
+    source: 'docs/memop-semantics.md §7',
     run(ctx) {
       const vm = ctx.createVm();
       let created: Vcpu | undefined;
@@ -543,7 +544,7 @@ export const logicalCases: readonly ConformanceCase[] = [
     id: 'logical/vcpu/reset-and-interrupts',
     topic: 'injection',
     title: 'initial reset sets CR0 0xE0, CR14 0xC2000000, PSW and prefix 0, and drops the pending interrupt',
-    source: 'spec §11',
+    source: 'docs/memop-semantics.md §11',
     run(ctx) {
       const m = machine(ctx);
       setRegs(m.vcpu, MODE[64], { 0: CR0_LAP, 5: 0x1234n });

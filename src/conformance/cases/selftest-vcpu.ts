@@ -1,9 +1,9 @@
-// The vcpu scenarios of the kernel's memop selftest (selftest-vectors.md T1, T2, T3, T5–T9,
+// The vcpu scenarios of the kernel's memop selftest (docs/selftest-vectors.md T1, T2, T3, T5–T9,
 // T12, T14–T16). "RUN" commits state in the selftest; our setState applies at once.
 import { MEMOP, MEMOP_F, PGM } from '../../abi/constants.js';
 import { assert, expectBytes, expectErrno, expectFilled, expectResult } from '../assertions.js';
 import type { CaseContext, ConformanceCase } from '../types.js';
-import { CR0_FPO, CR0_SPO, LREAD, LWRITE, S, VA_LAST, checkAndDo, keyed, selftestEnv, type SelftestEnv } from './fixtures.js';
+import { CR0_FPO, CR0_SPO, LREAD, LWRITE, S, VA_LAST, checkAndDo, keyed, selftestEnv, type SelftestEnv, setKeys, requireGuestAccessRegisters } from './fixtures.js';
 
 const SKEY = MEMOP_F.SKEY_PROTECTION;
 const INJECT = MEMOP_F.INJECT_EXCEPTION;
@@ -136,7 +136,7 @@ export const selftestVcpuCases: readonly ConformanceCase[] = [
       env.setCr0Bits(CR0_FPO);
       env.setKeys(0n, 4096, 0x18);
       env.setKeys(VA_LAST, 4096, 0x00);
-      env.vm.setStorageKeys(0, Uint8Array.of(0x18));
+      setKeys(env.vm, 0, Uint8Array.of(0x18));
       const h1 = ctx.randomBytes(4096);
       expectResult(env.vcpu.memop({ op: LWRITE, gaddr: env.V1, size: 4096, buf: h1 }), 0, 'write V1');
       const copyV1ToVa0 = () => env.mem.write(0x700000n, env.mem.read(env.A1, 4096));
@@ -203,7 +203,7 @@ export const selftestVcpuCases: readonly ConformanceCase[] = [
       ctx.requireExtension(1);
       const env = selftestEnv(ctx, { lowPages: true });
       env.setKeys(0n, 4096, 0x18);
-      env.vm.setStorageKeys(0, Uint8Array.of(0x18));
+      setKeys(env.vm, 0, Uint8Array.of(0x18));
       checkAndDo(env.vcpu, { op: LREAD, gaddr: 0n, size: 2048, buf: new Uint8Array(2048), flags: SKEY, key: 2 }, PGM.PROTECTION, 'read 0..2047 key 2');
     },
   },
@@ -218,7 +218,7 @@ export const selftestVcpuCases: readonly ConformanceCase[] = [
       env.setCr0Bits(CR0_FPO);
       env.setKeys(0n, 4096, 0x18);
       env.setKeys(VA_LAST, 4096, 0x00);
-      env.vm.setStorageKeys(0, Uint8Array.of(0x18));
+      setKeys(env.vm, 0, Uint8Array.of(0x18));
       checkAndDo(env.vcpu, { op: LREAD, gaddr: 0n, size: 2049, buf: new Uint8Array(2049), flags: SKEY, key: 2 }, PGM.PROTECTION, 'read 0..2048 key 2');
       checkAndDo(env.vcpu, { op: LREAD, gaddr: VA_LAST, size: 4096 + 2049, buf: new Uint8Array(4096 + 2049), flags: SKEY, key: 2 }, PGM.PROTECTION, 'read across the wrap into 2048');
     },
@@ -229,6 +229,7 @@ export const selftestVcpuCases: readonly ConformanceCase[] = [
     title: 'in AR mode with AR1 = 0 the primary space is used',
     source: 'selftest T16',
     run(ctx) {
+      requireGuestAccessRegisters(ctx);
       const env = selftestEnv(ctx);
       const h1 = ctx.randomBytes(S);
       const psw = env.vcpu.getState().psw;

@@ -7,7 +7,7 @@ import type { Vm } from '../../api/vm.js';
 import { AccessException, ArgumentRangeError } from '../../errors.js';
 import { assert, expectBytes, expectErrno, expectResult } from '../assertions.js';
 import type { CaseContext, ConformanceCase } from '../types.js';
-import { PSW_REAL_64 } from './fixtures.js';
+import { PSW_REAL_64, setKeys } from './fixtures.js';
 
 const R = STORAGE_KEY.REFERENCE;
 const C = STORAGE_KEY.CHANGE;
@@ -17,20 +17,11 @@ const FIRST = 0x100;
 const PAGES = 4;
 const pageAddress = (gfn: number) => BigInt(gfn * PAGE_SIZE);
 
-/**
- * The key GET_SKEYS reports after SET_SKEYS stored `key` on an otherwise unaccessed page:
- * the byte as given after the gmap rewrite; with R and C set before it (observed on 6.12,
- * key 0 reads 0x06; see docs/spec-errata.md).
- */
-export function keyAfterSet(ctx: CaseContext, key: number): number {
-  return ctx.profile === 'newest' ? key : key | R | C;
-}
-
 /** A VM with keys enabled and `key` stored on pages FIRST..FIRST+PAGES-1; returns what they read. */
 function keyedVm(ctx: CaseContext, key: number): { vm: Vm; initial: number } {
   const vm = ctx.createVm({ memorySize: 2 * MIB });
-  vm.setStorageKeys(FIRST, new Uint8Array(PAGES).fill(key));
-  const initial = keyAfterSet(ctx, key);
+  setKeys(vm, FIRST, new Uint8Array(PAGES).fill(key));
+  const initial = key;
   expectBytes(vm.getStorageKeys(FIRST, PAGES)!, new Uint8Array(PAGES).fill(initial), 'keys right after SET_SKEYS');
   return { vm, initial };
 }
@@ -82,7 +73,7 @@ export const storageKeyBitCases: readonly ConformanceCase[] = [
     id: 'storage-keys/rc/check-only',
     topic: 'storage-keys',
     title: 'a check-only access (absolute and logical, read and write) references nothing',
-    source: 'spec §5.2, §8.8: CHECK_ONLY accesses no data',
+    source: 'docs/memop-semantics.md §5.2, §8.8: CHECK_ONLY accesses no data',
     run(ctx) {
       const { vm, initial } = keyedVm(ctx, 0x30);
       const vcpu = realModeVcpu(vm);
@@ -99,14 +90,14 @@ export const storageKeyBitCases: readonly ConformanceCase[] = [
     id: 'storage-keys/rc/refused-access',
     topic: 'storage-keys',
     title: 'a key-refused access marks no page it refused; pages before the refused one were accessed',
-    source: 'spec §5.1, §8.8: the kernel copies page by page up to the refused page',
+    source: 'docs/memop-semantics.md §5.1, §8.8: the kernel copies page by page up to the refused page',
     run(ctx) {
       ctx.requireExtension(1);
       const vm = ctx.createVm({ memorySize: 2 * MIB });
       // Page 0 ACC 5, page 1 ACC 3 with fetch protection, pages 2, 3 ACC 3.
       const keys = Uint8Array.of(0x50, 0x38, 0x30, 0x30);
-      vm.setStorageKeys(FIRST, keys);
-      const initial = Array.from(keys, (k) => keyAfterSet(ctx, k));
+      setKeys(vm, FIRST, keys);
+      const initial = Array.from(keys);
       const buf = new Uint8Array(2 * PAGE_SIZE);
       expectResult(vm.memop({ op: MEMOP.ABSOLUTE_READ, gaddr: ABS + pageAddress(1), size: 8, buf, flags: MEMOP_F.SKEY_PROTECTION, key: 5 }), PGM.PROTECTION, 'fetch-protected read');
       expectResult(vm.memop({ op: MEMOP.ABSOLUTE_WRITE, gaddr: ABS + pageAddress(2), size: 8, buf, flags: MEMOP_F.SKEY_PROTECTION, key: 5 }), PGM.PROTECTION, 'store to ACC 3');
@@ -121,7 +112,7 @@ export const storageKeyBitCases: readonly ConformanceCase[] = [
     id: 'storage-keys/rc/cmpxchg',
     topic: 'storage-keys',
     title: 'ABSOLUTE_CMPXCHG: an exchange sets R and C, an unequal comparison only R, a refusal nothing',
-    source: 'spec §6; z/Architecture COMPARE AND SWAP stores only when equal',
+    source: 'docs/memop-semantics.md §6; z/Architecture COMPARE AND SWAP stores only when equal',
     run(ctx) {
       ctx.requireExtension(2);
       const { vm, initial } = keyedVm(ctx, 0x30);
@@ -136,7 +127,7 @@ export const storageKeyBitCases: readonly ConformanceCase[] = [
     id: 'storage-keys/rc/logical',
     topic: 'storage-keys',
     title: 'logical reads set R, logical writes R and C, on the absolute pages behind the real addresses',
-    source: 'spec §8.8; z/Architecture reference and change recording',
+    source: 'docs/memop-semantics.md §8.8; z/Architecture reference and change recording',
     run(ctx) {
       const { vm, initial } = keyedVm(ctx, 0x30);
       const vcpu = realModeVcpu(vm);
@@ -148,13 +139,12 @@ export const storageKeyBitCases: readonly ConformanceCase[] = [
   {
     id: 'storage-keys/rc/after-set',
     topic: 'storage-keys',
-    title: 'SET_SKEYS of key 0 reads back 0x00 after the gmap rewrite and 0x06 before it',
-    source: 'issue 13 (6.12 0x06, 7.2 0x00); tools/testing/selftests/kvm/s390/keyop.c sets R/C patterns',
+    title: 'SET_SKEYS stores R and C as given: a key it set reads back unchanged until an access',
+    source: 'set_guest_storage_key / get_guest_storage_key (PGSTE guest R/C, real key set from the PGSTE at fault-in); dat_set_storage_key after the gmap rewrite; test bed 6.1, 6.12, 7.2',
     run(ctx) {
       const vm = ctx.createVm({ memorySize: 2 * MIB });
-      vm.setStorageKeys(FIRST, Uint8Array.of(0x00, 0x06, 0x14, 0xfe));
-      const expected = ctx.profile === 'newest' ? [0x00, 0x06, 0x14, 0xfe] : [0x06, 0x06, 0x16, 0xfe];
-      expectKeys(vm, expected, `keys read back (${ctx.profile})`);
+      setKeys(vm, FIRST, Uint8Array.of(0x00, 0x06, 0x14, 0xfe));
+      expectKeys(vm, [0x00, 0x06, 0x14, 0xfe], `keys read back (${ctx.profile})`);
     },
   },
   {
@@ -176,7 +166,7 @@ export const storageKeyBitCases: readonly ConformanceCase[] = [
     run(ctx) {
       requireKeyop(ctx);
       const vm = ctx.createVm({ memorySize: MIB });
-      vm.setStorageKeys(0, new Uint8Array(256).fill(0x30));
+      setKeys(vm, 0, new Uint8Array(256).fill(0x30));
       assert.equal(vm.setStorageKey(pageAddress(7), 0x5e), 0x30, 'previous key');
       assert.equal(vm.setStorageKey(pageAddress(7) + 0xfffn, 0xc8), 0x5e, 'any address inside the page names it');
       assert.equal(vm.insertStorageKey(pageAddress(7)), 0xc8, 'ISKE');
@@ -191,7 +181,7 @@ export const storageKeyBitCases: readonly ConformanceCase[] = [
     run(ctx) {
       requireKeyop(ctx);
       const vm = ctx.createVm({ memorySize: MIB });
-      vm.setStorageKeys(3, Uint8Array.of(0x10));
+      setKeys(vm, 3, Uint8Array.of(0x10));
       assert.equal(vm.keyop(KEYOP.SSKE, pageAddress(3), 0x57), 0x10, 'raw SSKE returns the previous key');
       assert.equal(vm.insertStorageKey(pageAddress(3)), 0x56, 'stored without bit 0x01');
       assert.throws(() => vm.setStorageKey(pageAddress(3), 0x21), (e: unknown) => e instanceof ArgumentRangeError && e.code === 'ERR_INVALID_ARG_VALUE');
@@ -207,7 +197,7 @@ export const storageKeyBitCases: readonly ConformanceCase[] = [
       requireKeyop(ctx);
       const vm = ctx.createVm({ memorySize: MIB });
       const keys = Uint8Array.from({ length: 128 }, (_, i) => (i << 1) & 0xff);
-      vm.setStorageKeys(128, keys);
+      setKeys(vm, 128, keys);
       const seen = Uint8Array.from(keys, (_, i) => vm.insertStorageKey(pageAddress(128 + i)));
       expectBytes(seen, keys, 'ISKE of every page');
       expectBytes(vm.getStorageKeys(128, 128)!, keys, 'keys unchanged');
@@ -222,7 +212,7 @@ export const storageKeyBitCases: readonly ConformanceCase[] = [
       requireKeyop(ctx);
       const vm = ctx.createVm({ memorySize: MIB });
       const keys = Uint8Array.of(0x30, 0x34, 0x32, 0x36, 0xfe);
-      vm.setStorageKeys(20, keys);
+      setKeys(vm, 20, keys);
       const old = Array.from(keys, (_, i) => vm.resetReferenceBit(pageAddress(20 + i)));
       assert.deepEqual(old, [0, R, C, R | C, R | C], 'old R/C bits');
       expectBytes(vm.getStorageKeys(20, keys.length)!, Uint8Array.of(0x30, 0x30, 0x32, 0x32, 0xfa), 'R cleared, C kept');

@@ -8,7 +8,13 @@ import type { Vcpu } from '../api/vcpu.js';
 import type { Vm } from '../api/vm.js';
 import type { MemOpDesc } from '../api/arguments.js';
 import { KvmError } from '../errors.js';
-import { digest, fromHex, hex, toHex, UsageError } from './format.js';
+import { digest, fromHex, hex, toHex } from './text.js';
+
+/** A scenario file or step that cannot be run as written. */
+export class ScenarioError extends Error {
+  override readonly name = 'ScenarioError';
+  readonly code = 'ERR_INVALID_SCENARIO';
+}
 
 export const SCENARIO_FORMAT = 'kvm-s390-scenario/1';
 
@@ -156,7 +162,6 @@ export function describeMemop(spec: MemOpSpec): string[] {
   return lines;
 }
 
-/** Checks that parsed JSON is a scenario (shape only; values are checked when run). */
 /**
  * Largest guest a scenario may create: a logical write's outcome hashes all of guest memory,
  * and generated scenarios use 1–2 MiB.
@@ -166,8 +171,8 @@ export const MAX_SCENARIO_MEMORY = 64 << 20;
 const MAX_SCENARIO_BUFFER = 16 << 20;
 
 /** A malformed scenario: the step and field, in one line. */
-function malformed(source: string, where: string, what: string): UsageError {
-  return new UsageError(`${source}: ${where}: ${what}`);
+function malformed(source: string, where: string, what: string): ScenarioError {
+  return new ScenarioError(`${source}: ${where}: ${what}`);
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -219,6 +224,12 @@ function checkStep(step: unknown, source: string, index: number): void {
       need(isU64Text(step.startGfn), '"startGfn" must be a u64');
       need(isInteger(step.count), '"count" must be an integer');
       return;
+    case 'keyop':
+      need(isIndex(step.vm), '"vm" must be a small non-negative integer');
+      need(isInteger(step.operation), '"operation" must be an integer');
+      need(isU64Text(step.guestAddr), '"guestAddr" must be a u64');
+      need(isInteger(step.key), '"key" must be an integer');
+      return;
     case 'vm.memop':
       need(isIndex(step.vm), '"vm" must be a small non-negative integer');
       checkMemOpSpec(step.desc, source, where);
@@ -251,14 +262,14 @@ export function parseScenario(value: unknown, source: string): Scenario {
   let v = value;
   if (isRecord(v) && isRecord(v.scenario)) v = v.scenario;
   if (!isRecord(v) || v.format !== SCENARIO_FORMAT || !Array.isArray(v.steps)) {
-    throw new UsageError(`${source}: not a scenario file (expected {"format": "${SCENARIO_FORMAT}", "steps": [...]})`);
+    throw new ScenarioError(`${source}: not a scenario file (expected {"format": "${SCENARIO_FORMAT}", "steps": [...]})`);
   }
   v.steps.forEach((s, i) => checkStep(s, source, i));
   return v as unknown as Scenario;
 }
 
 function errorResult(err: unknown): StepResult {
-  if (err instanceof KvmError) return { errno: err.code };
+  if (err instanceof KvmError) return err.reason === null ? { errno: err.code } : { errno: err.code, message: err.reason };
   if (err instanceof Error) return { error: (err as Error & { code?: string }).code ?? err.name, message: err.message };
   return { error: String(err) };
 }
@@ -308,13 +319,13 @@ export class ScenarioRunner {
 
   #vm(index: number): { vm: Vm; size: bigint } {
     const vm = this.#vms.get(index);
-    if (!vm) throw new UsageError(`no vm ${index} (createVm step missing)`);
+    if (!vm) throw new ScenarioError(`no vm ${index} (createVm step missing)`);
     return vm;
   }
 
   #vcpu(index: number): { vcpu: Vcpu; vm: number } {
     const vcpu = this.#vcpus.get(index);
-    if (!vcpu) throw new UsageError(`no vcpu ${index} (createVcpu step missing)`);
+    if (!vcpu) throw new ScenarioError(`no vcpu ${index} (createVcpu step missing)`);
     return vcpu;
   }
 
