@@ -34,6 +34,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"memop", MemOpCall},
       {"memopLoop", MemOpLoopCall},
       {"memopStructForTest", MemOpStructForTest},
+      {"createMemOpChannel", CreateMemOpChannel},
       {"getSkeys", GetSkeys},
       {"setSkeys", SetSkeys},
       {"keyop", KeyopCall},

@@ -28,6 +28,7 @@ Napi::Value SetIrqState(const Napi::CallbackInfo& info);
 Napi::Value MemOpCall(const Napi::CallbackInfo& info);
 Napi::Value MemOpLoopCall(const Napi::CallbackInfo& info);
 Napi::Value MemOpStructForTest(const Napi::CallbackInfo& info);
+Napi::Value CreateMemOpChannel(const Napi::CallbackInfo& info);
 Napi::Value GetSkeys(const Napi::CallbackInfo& info);
 Napi::Value SetSkeys(const Napi::CallbackInfo& info);
 Napi::Value KeyopCall(const Napi::CallbackInfo& info);

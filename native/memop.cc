@@ -3,6 +3,11 @@
 // old_addr fields are ignored), native copies it into a stack struct, points buf/old_addr
 // straight at the caller's Uint8Array memory (no copy of the data) and issues the ioctl.
 // No allocation, no property lookups.
+//
+// The channel (createMemOpChannel) is the same call with less per-call work: the descriptor
+// lives in native memory that JS sees as a Uint8Array, handed out once per handle, and the
+// channel's function is bound to it, so a memop passes only (fd, buf[, old]). It is written
+// against the C API: one napi_get_cb_info, one napi_get_typedarray_info per buffer.
 #include <sys/ioctl.h>
 
 #include <cerrno>
@@ -17,35 +22,20 @@ namespace kvms390 {
 
 namespace {
 
-// Arguments (fd, desc, buf, old) → the struct the ioctl gets. The kernel reads or writes at
-// most `size` bytes at buf and at most min(size, 16) bytes at old_addr (cmpxchg only; every
+// Points a copied descriptor at the caller's buffers. The kernel reads or writes at most
+// `size` bytes at buf and at most min(size, 16) bytes at old_addr (cmpxchg only; every
 // larger size is refused before old_addr is touched), so those are the bounds enforced.
-bool BuildMemOp(const Napi::CallbackInfo& info, int* fd, MemOp* m) {
-  uint8_t* desc;
-  size_t desc_len;
-  uint8_t* buf;
-  size_t buf_len;
-  uint8_t* old;
-  size_t old_len;
-  if (!ArgFd(info, 0, "fd", fd) || !ArgBytes(info, 1, "desc", false, &desc, &desc_len) ||
-      !ArgBytes(info, 2, "buf", true, &buf, &buf_len) || !ArgBytes(info, 3, "old", true, &old, &old_len))
-    return false;
-  if (desc_len != sizeof(MemOp)) {
-    ThrowRangeError(info.Env(), "The \"desc\" argument must be 64 bytes long");
-    return false;
-  }
-  std::memcpy(m, desc, sizeof *m);
-  // A given buffer must hold what the kernel may touch; an empty, detached or shrunk view is
-  // refused here rather than passed on as a NULL pointer. Only null/undefined mean NULL.
-  bool buf_given = !info[2].IsNull() && !info[2].IsUndefined();
-  bool old_given = !info[3].IsNull() && !info[3].IsUndefined();
+// A given buffer must hold them: an empty, detached or shrunk view is refused here rather
+// than passed on as a NULL pointer. Only null/undefined (not given) mean NULL.
+bool PointMemOp(napi_env env, MemOp* m, uint8_t* buf, size_t buf_len, bool buf_given, uint8_t* old, size_t old_len,
+                bool old_given) {
   if (buf_given && buf_len < m->size) {
-    ThrowBufferOutOfBounds(info.Env(), "The \"buf\" argument holds fewer bytes than the descriptor's size (detached or shrunk?)");
+    ThrowBufferOutOfBounds(env, "The \"buf\" argument holds fewer bytes than the descriptor's size (detached or shrunk?)");
     return false;
   }
   size_t old_need = m->size < memop::CMPXCHG_MAX_SIZE ? m->size : memop::CMPXCHG_MAX_SIZE;
   if (old_given && old_len < old_need) {
-    ThrowBufferOutOfBounds(info.Env(), "The \"old\" argument holds fewer bytes than min(size, 16) (detached or shrunk?)");
+    ThrowBufferOutOfBounds(env, "The \"old\" argument holds fewer bytes than min(size, 16) (detached or shrunk?)");
     return false;
   }
   m->buf = reinterpret_cast<uintptr_t>(buf);
@@ -53,7 +43,94 @@ bool BuildMemOp(const Napi::CallbackInfo& info, int* fd, MemOp* m) {
   return true;
 }
 
+// Arguments (fd, desc, buf, old) → the struct the ioctl gets.
+bool BuildMemOp(const Napi::CallbackInfo& info, int* fd, MemOp* m) {
+  uint8_t* desc;
+  size_t desc_len;
+  uint8_t* buf;
+  size_t buf_len;
+  uint8_t* old;
+  size_t old_len;
+  bool buf_given, old_given;
+  if (!ArgFd(info, 0, "fd", fd) || !ArgBytes(info, 1, "desc", false, &desc, &desc_len) ||
+      !ArgBytes(info, 2, "buf", true, &buf, &buf_len, &buf_given) ||
+      !ArgBytes(info, 3, "old", true, &old, &old_len, &old_given))
+    return false;
+  if (desc_len != sizeof(MemOp)) {
+    ThrowRangeError(info.Env(), "The \"desc\" argument must be 64 bytes long");
+    return false;
+  }
+  std::memcpy(m, desc, sizeof *m);
+  return PointMemOp(info.Env(), m, buf, buf_len, buf_given, old, old_len, old_given);
+}
+
+// A channel's descriptor block. The ArrayBuffer JS sees and the bound function each hold a
+// reference; the block is freed when both are collected, so neither can outlive it (JS may
+// even transfer the ArrayBuffer away: the function keeps the memory alive).
+struct Channel {
+  MemOp desc;
+  int refs;
+};
+
+void ReleaseChannel(Channel* c) {
+  if (--c->refs == 0) delete c;
+}
+
+void FinalizeChannelBuffer(napi_env, void*, void* hint) { ReleaseChannel(static_cast<Channel*>(hint)); }
+void FinalizeChannelFunction(napi_env, void* data, void*) { ReleaseChannel(static_cast<Channel*>(data)); }
+
+// channel.memop(fd, buf, old?): the ioctl with the channel's descriptor; 0, a positive
+// program-interruption code, or -errno.
+napi_value ChannelMemOp(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  void* data = nullptr;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, &data) != napi_ok) return nullptr;
+  MemOp m;
+  std::memcpy(&m, &static_cast<Channel*>(data)->desc, sizeof m);
+  int fd;
+  uint8_t* buf;
+  size_t buf_len;
+  uint8_t* old = nullptr;
+  size_t old_len = 0;
+  bool buf_given, old_given = false;
+  // Missing arguments read as undefined: fd and buf are then refused, old is NULL.
+  if (!ValueFd(env, argv[0], "fd", &fd) || !ValueBytes(env, argv[1], "buf", true, &buf, &buf_len, &buf_given) ||
+      (argc >= 3 && !ValueBytes(env, argv[2], "old", true, &old, &old_len, &old_given)) ||
+      !PointMemOp(env, &m, buf, buf_len, buf_given, old, old_len, old_given))
+    return nullptr;
+  int r = ::ioctl(fd, ioctl::S390_MEM_OP, &m);
+  napi_value result;
+  napi_create_int32(env, r < 0 ? -errno : r, &result);
+  return result;
+}
+
 }  // namespace
+
+// createMemOpChannel(): { descriptor: Uint8Array(64), memop(fd, buf, old?) }. The descriptor's
+// buf and old_addr bytes are ignored, as in memop().
+Napi::Value CreateMemOpChannel(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  Channel* c = new Channel{};
+  c->refs = 1;  // the function's, taken below once it exists
+  napi_value ab, view, fn, out;
+  if (napi_create_external_arraybuffer(env, &c->desc, sizeof c->desc, FinalizeChannelBuffer, c, &ab) != napi_ok) {
+    delete c;
+    Napi::Error::New(info.Env(), "external ArrayBuffers are not allowed in this runtime").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  // From here the ArrayBuffer's finalizer owns one reference.
+  if (napi_create_function(env, "memop", NAPI_AUTO_LENGTH, ChannelMemOp, c, &fn) != napi_ok ||
+      napi_add_finalizer(env, fn, c, FinalizeChannelFunction, nullptr, nullptr) != napi_ok) {
+    return info.Env().Undefined();  // the pending exception says why; the buffer frees the block
+  }
+  c->refs = 2;
+  if (napi_create_typedarray(env, napi_uint8_array, sizeof c->desc, ab, 0, &view) != napi_ok ||
+      napi_create_object(env, &out) != napi_ok || napi_set_named_property(env, out, "descriptor", view) != napi_ok ||
+      napi_set_named_property(env, out, "memop", fn) != napi_ok)
+    return info.Env().Undefined();
+  return Napi::Value(env, out);
+}
 
 // memop(fd, desc, buf, old): 0, a positive program-interruption code, or -errno.
 Napi::Value MemOpCall(const Napi::CallbackInfo& info) {

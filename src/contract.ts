@@ -45,7 +45,8 @@ export const KERNEL_PROFILES: readonly KernelProfile[] = ['newest', 'classic', '
  */
 export interface MemOpRequest {
   op: number; // u32
-  gaddr: bigint; // u64
+  /** u64: a number when below 2^53 (no BigInt work on hot paths), else a bigint. */
+  gaddr: number | bigint;
   size: number; // u32
   flags: Flags64; // u64
   buf: Uint8Array | null;

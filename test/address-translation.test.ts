@@ -2,12 +2,12 @@
 // architecture (docs/memop-semantics.md §8.1, §8.2, §8.6, §8.6.1), independent of the memop path.
 import { describe, expect, it } from 'vitest';
 import { PGM } from '../src/abi/constants.js';
-import { addressingMode, advance, fromBigInt, toEffective, type Address64 } from '../src/emulated/address-space.js';
+import { addressingMode, advance, fromU64, toEffective, type Address64 } from '../src/emulated/address-space.js';
 import { translate, type Translation } from '../src/emulated/dat.js';
 import { realToAbsolute } from '../src/emulated/prefixing.js';
 import { AbsoluteStorage } from '../src/emulated/storage.js';
 
-const addr = (v: bigint): Address64 => fromBigInt(v, { hi: 0, lo: 0 });
+const addr = (v: bigint): Address64 => fromU64(v, { hi: 0, lo: 0 });
 const big = (a: Address64): bigint => (BigInt(a.hi) << 32n) | BigInt(a.lo);
 
 describe('address space', () => {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { PGM } from '../src/abi/constants.js';
 import { authorityByteAddress, translateAccessRegister, type ArContext, type ArTranslation } from '../src/emulated/access-registers.js';
-import { fromBigInt } from '../src/emulated/address-space.js';
+import { fromU64 } from '../src/emulated/address-space.js';
 import { entryAddress, translate, type Translation } from '../src/emulated/dat.js';
 import { AbsoluteStorage } from '../src/emulated/storage.js';
 
@@ -109,11 +109,11 @@ describe('DAT entry addresses in unsigned 64-bit arithmetic', () => {
     u64(s, 0x10000, 0x20000n);
     const out: Translation = { abs: 0, datProtected: false, pageProtected: false, detail: '' };
     const asceLo = (0xffff_f000 | 3) >>> 0; // DT 0 (segment table), TL 3
-    const va = fromBigInt(0x2000_0123n, { hi: 0, lo: 0 }); // SX 512, PX 0
+    const va = fromU64(0x2000_0123n, { hi: 0, lo: 0 }); // SX 512, PX 0
     expect(translate(s, 0xffff_ffff, asceLo, va, false, 0, { edat1: false, edat2: false }, out)).toBe(0);
     expect(out.abs).toBe(0x20123);
     // SX 511 stays in the last page below 2^64: outside memory.
-    const below = fromBigInt(0x1ff0_0000n, { hi: 0, lo: 0 });
+    const below = fromU64(0x1ff0_0000n, { hi: 0, lo: 0 });
     expect(translate(s, 0xffff_ffff, asceLo, below, false, 0, { edat1: false, edat2: false }, out)).toBe(PGM.ADDRESSING);
   });
 });
@@ -127,7 +127,7 @@ describe('DAT table-length and table-offset tests at their boundaries', () => {
     for (let i = 0; i < 2048; i++) u64(s, 0x10000 + i * 8, 0x20n | (3n << 2n));
     return s;
   };
-  const va = (index01: number, shift: bigint): ReturnType<typeof fromBigInt> => fromBigInt(BigInt(index01) << (shift + 9n), { hi: 0, lo: 0 });
+  const va = (index01: number, shift: bigint): ReturnType<typeof fromU64> => fromU64(BigInt(index01) << (shift + 9n), { hi: 0, lo: 0 });
 
   it('the ASCE table length admits the first two bits of the top index up to TL, at every designation type', () => {
     // DT 3: RFX01 is bits 0-1 (shift 53+9); DT 2: RSX01 (42+9); DT 1: RTX01 (31+9); DT 0: SX01 (20+9).

@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBackend } from '../src/index.js';
 import { loadAddon } from '../src/kvm/loader.js';
-import type { NativeAddon, NativeMapping } from '../src/kvm/native.js';
+import type { NativeAddon, NativeMapping, NativeMemOpChannel } from '../src/kvm/native.js';
 import { FUZZ_SEED, fcParams, junk } from './fuzz-support.js';
 
 let addon: NativeAddon | null = null;
@@ -57,6 +57,9 @@ const SIGNATURES: Record<string, Slot[]> = {
   memop: ['fd', 'desc', 'bytesOrNull', 'bytesOrNull'],
   memopLoop: ['fd', 'desc', 'bytesOrNull', 'bytesOrNull', 'iterations'],
   memopStructForTest: ['fd', 'desc', 'bytesOrNull', 'bytesOrNull'],
+  createMemOpChannel: [],
+  /** The function of a channel made once (its descriptor's size changes between calls). */
+  'channel.memop': ['fd', 'bytesOrNull', 'bytesOrNull'],
   getSkeys: ['fd', 'u64', 'u64', 'bytes', 'u32'],
   setSkeys: ['fd', 'u64', 'bytes', 'u32'],
   keyop: ['fd', 'u64', 'u32', 'u32'],
@@ -75,6 +78,7 @@ const argSpec = (slot: Slot): fc.Arbitrary<ArgSpec> =>
 
 interface Env {
   nullFd: number;
+  channel: NativeMemOpChannel;
   mapping: NativeMapping;
   unmapped: NativeMapping;
   /** Descriptors opened for one call; closed after it unless the call closed them. */
@@ -164,6 +168,11 @@ function checkResult(name: string, r: unknown, env: Env): string {
   if (name === 'memopLoop' && Array.isArray(r) && typeof r[0] === 'bigint' && typeof r[1] === 'number') return 'loop';
   if ((name === 'memopStructForTest' || name === 'encodeMemOpForTest') && r instanceof Uint8Array && r.length === 64) return 'struct';
   if (name === 'abi' && typeof r === 'object' && r !== null) return 'abi';
+  if (name === 'createMemOpChannel') {
+    const c = r as NativeMemOpChannel;
+    if (!(c.descriptor instanceof Uint8Array) || c.descriptor.length !== 64 || typeof c.memop !== 'function') throw new Error(`${name} returned ${String(r)}`);
+    return 'channel';
+  }
   throw new Error(`${name} returned an unexpected ${typeof r}: ${String(r)}`);
 }
 
@@ -181,7 +190,7 @@ describe.skipIf(addon === null)(`native addon fuzzing (seed ${FUZZ_SEED})${skipR
     const unmapped = a.mmapGuest(1 << 20);
     if (typeof mapping === 'number' || typeof unmapped === 'number') throw new Error('mmapGuest failed');
     unmapped.unmap();
-    env = { nullFd: openSync('/dev/null', 'r'), mapping, unmapped, owned: [], made: [] };
+    env = { nullFd: openSync('/dev/null', 'r'), channel: a.createMemOpChannel(), mapping, unmapped, owned: [], made: [] };
   });
 
   afterAll(() => {
@@ -215,7 +224,8 @@ describe.skipIf(addon === null)(`native addon fuzzing (seed ${FUZZ_SEED})${skipR
         });
         let label: string;
         try {
-          const fn = (addon as unknown as Record<string, (...a: unknown[]) => unknown>)[name]!;
+          if (name === 'channel.memop') new DataView(env.channel.descriptor.buffer).setUint32(16, (outcomes.size * 7919) % 70_000, true);
+          const fn = name === 'channel.memop' ? env.channel.memop : (addon as unknown as Record<string, (...a: unknown[]) => unknown>)[name]!;
           label = checkResult(name, fn(...values), env);
         } catch (err) {
           label = typedAddonError(err);

@@ -305,6 +305,41 @@ describe('every addon export survives any argument', () => {
     }
   });
 
+  it('a memop channel reads its descriptor from the shared bytes and checks the buffers against it', () => {
+    const fd = openSync('/dev/null', 'r+');
+    try {
+      const channel = addon.createMemOpChannel();
+      expect(channel.descriptor.length).toBe(64);
+      const d = new MemOpDescriptor(channel.descriptor);
+      d.fill({ op: MEMOP.ABSOLUTE_READ, gaddr: 0, size: 64, flags: 0, buf: null, key: 0, ar: 0, sidaOffset: 0, old: null });
+      // The same refusals as memop(): a buffer holding fewer bytes than the descriptor says
+      // (shorter, empty, detached) is ERR_BUFFER_OUT_OF_BOUNDS, as on the emulated backend.
+      const outOfBounds = expect.objectContaining({ code: 'ERR_BUFFER_OUT_OF_BOUNDS' });
+      expect(() => channel.memop(fd, new Uint8Array(63))).toThrow(outOfBounds);
+      expect(() => channel.memop(fd, new Uint8Array(0))).toThrow(outOfBounds);
+      expect(notTty).toContain(-channel.memop(fd, new Uint8Array(64)));
+      // A new size written into the shared bytes applies to the very next call.
+      d.fill({ op: MEMOP.ABSOLUTE_READ, gaddr: 0, size: 8, flags: 0, buf: null, key: 0, ar: 0, sidaOffset: 0, old: null });
+      expect(notTty).toContain(-channel.memop(fd, new Uint8Array(8)));
+      expect(() => channel.memop(fd, new Uint8Array(8), new Uint8Array(7))).toThrow(outOfBounds);
+      expect(() => channel.memop(fd, detached(8))).toThrow(outOfBounds);
+      expect(() => channel.memop(fd, new Uint8Array(8), detached(8))).toThrow(outOfBounds);
+      expect(() => channel.memop(fd, new Uint16Array(8) as unknown as Uint8Array)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+      expect(() => (channel.memop as (...a: unknown[]) => number)()).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+      expect(notTty).toContain(-channel.memop(fd, null, null));
+      // Transferring the descriptor's ArrayBuffer away (where the runtime lets it go) leaves
+      // the channel on its own memory: the function keeps that memory alive.
+      try {
+        structuredClone(channel.descriptor.buffer, { transfer: [channel.descriptor.buffer] });
+      } catch {
+        // an external ArrayBuffer may refuse to be transferred
+      }
+      expect(notTty).toContain(-channel.memop(fd, new Uint8Array(8)));
+    } finally {
+      addon.close(fd);
+    }
+  });
+
   it('mappings: bounds-checked accessors, idempotent unmap, unusable after unmap', () => {
     const m = addon.mmapGuest(1n << 20n);
     if (typeof m === 'number') throw new Error(`mmap failed: ${m}`);

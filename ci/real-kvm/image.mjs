@@ -46,7 +46,6 @@ const manifest = [
       '^opt/kvm-s390/node_modules/(typescript|prebuildify|cmake-js|node-gyp|@types|typedoc)(/|$)',
       '-linux-x64-gnu(/|$)',
       '-linux-x64-musl(/|$)',
-      '^opt/kvm-s390/prebuilds/linux-x64/.*\\.node$',
       '^opt/kvm-s390/(bench|docs|\\.ci)(/|$)',
     ],
   },

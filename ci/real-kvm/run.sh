@@ -82,4 +82,7 @@ for suite in "${suites[@]}"; do
 done
 echo "== summary ($((SECONDS - t0)) s)"
 printf '%s\n' "${summary[@]}"
+# One closing line over every kernel, in the form CI runners read.
+printf '%s\n' "${summary[@]}" | awk -F'[:,] *' '{ sub(/;.*/, ""); for (i = 2; i <= NF; i++) { split($i, w, " "); n[w[2]] += w[1] } }
+  END { printf "real-kvm: %d passed, %d failed, %d skipped\n", n["passed"], n["failed"], n["skipped"] }'
 exit "$status"

@@ -17,6 +17,10 @@ export function hasFlagsOutside(flags: Flags64, allowed: number): boolean {
 
 /** True when `bit` (a single low bit) is set in `flags`. */
 export function hasFlag(flags: Flags64, bit: number): boolean {
-  if (typeof flags === 'number') return (flags % TWO_32 & bit) !== 0;
+  if (typeof flags === 'number') {
+    // `%` of a non-Smi divisor is a floating-point remainder (a C call in V8): only for
+    // flags above 32 bits; below, `&` already sees the low word.
+    return ((flags < TWO_32 ? flags : flags % TWO_32) & bit) !== 0;
+  }
   return (flags & BigInt(bit)) !== 0n;
 }

@@ -61,6 +61,38 @@ export function checkU64(value: unknown, name: string): bigint {
   throw new ArgumentTypeError(`The "${name}" argument must be of type bigint or number. Received ${describe(value)}`);
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+// A bigint below 2^53 as a number without Number(): V8 converts through its runtime and
+// allocates the result (about 20 ns a call here); a store into a BigUint64Array and two
+// 32-bit loads stay inline. Used between two statements with no call in between, so the
+// scratch words cannot be seen half-written by anyone.
+const u64Scratch = new BigUint64Array(1);
+const u64Words = new Uint32Array(u64Scratch.buffer);
+const HIGH_WORD = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? 1 : 0;
+const LOW_WORD = 1 - HIGH_WORD;
+
+function smallBigIntToNumber(value: bigint): number {
+  u64Scratch[0] = value;
+  return u64Words[HIGH_WORD]! * 0x1_0000_0000 + u64Words[LOW_WORD]!;
+}
+
+/**
+ * A u64 address: a number whenever the value is below 2^53 (given as a number or a bigint),
+ * else a bigint. Hot paths then do no BigInt work for any address a guest can have memory at.
+ */
+export function checkAddress(value: unknown, name: string): number | bigint {
+  if (typeof value === 'bigint') {
+    if (value >= 0n && value <= MAX_SAFE) return smallBigIntToNumber(value);
+    return checkU64(value, name);
+  }
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value) || value < 0) throw outOfRange(name, 'a safe integer >= 0 (or a bigint below 2n ** 64n)', value);
+    return value;
+  }
+  return checkU64(value, name);
+}
+
 /** A u64 flags value, kept as given so the common number case stays cheap. */
 export function checkFlags(value: unknown, name: string): Flags64 {
   if (typeof value === 'number') {
@@ -76,19 +108,6 @@ export function checkBytes(value: unknown, name: string): Uint8Array {
     throw new ArgumentTypeError(`The "${name}" argument must be an instance of Uint8Array or Buffer. Received ${describe(value)}`);
   }
   return value;
-}
-
-function checkOptionalBytes(value: unknown, name: string, size: number): Uint8Array | null {
-  if (value === undefined || value === null) return null;
-  const bytes = checkBytes(value, name);
-  const length = byteLengthOf(bytes);
-  if (length < size) {
-    throw new ArgumentRangeError(
-      'ERR_BUFFER_TOO_SMALL',
-      `"${name}" holds ${length} bytes but size is ${size}: the kernel would access memory beyond it`,
-    );
-  }
-  return bytes;
 }
 
 /** The coded error for an argument whose properties cannot be read (a revoked Proxy, a throwing getter). */
@@ -127,58 +146,110 @@ export interface MemOpDesc {
   old?: Uint8Array | null;
 }
 
+/** A request object to fill with checkMemOpDesc (one per handle: the hot path allocates none). */
+export function emptyMemOpRequest(): MemOpRequest {
+  return { op: 0, gaddr: 0, size: 0, flags: 0, buf: null, key: 0, ar: 0, sidaOffset: 0, old: null };
+}
+
 /**
- * Checks a descriptor and returns the request a backend receives. `ar`, `key` and
- * `sidaOffset` come out consistent with their union as s390x lays it out (`ar` is the most
- * significant byte of `sidaOffset`, `key` the next).
+ * Checks a descriptor and returns the request a backend receives: `out` filled in, or a new
+ * object. `ar`, `key` and `sidaOffset` come out consistent with their union as s390x lays it
+ * out (`ar` is the most significant byte of `sidaOffset`, `key` the next).
+ *
+ * `out` is written only after every field was read and checked: a getter on the descriptor
+ * that runs another memop with the same `out` (re-entrancy) finishes before this call writes
+ * it, and a backend runs no caller code while it uses the request.
  */
-export function checkMemOpDesc(d: unknown): MemOpRequest {
-  if (typeof d !== 'object' || d === null) {
-    throw new ArgumentTypeError(`The "descriptor" argument must be an object. Received ${describe(d)}`);
-  }
-  // Every field is read exactly once, before anything is checked: a getter that detaches or
-  // shrinks `buf`, or returns another value on a second read, then changes nothing below.
-  let opValue: unknown, sizeValue: unknown, gaddrValue: unknown, flagsValue: unknown, bufValue: unknown;
-  let keyValue: unknown, arValue: unknown, sidaValue: unknown, oldValue: unknown;
+export function checkMemOpDesc(d: unknown, out?: MemOpRequest): MemOpRequest {
+  if (typeof d !== 'object' || d === null) throw notADescriptor(d);
+  // Every field is read exactly once, all before anything is checked: a getter that detaches
+  // or shrinks `buf`, or answers differently on a second read, then changes nothing below.
+  // The first test of each is the common valid case, written so that it needs no call (a u32
+  // is a number equal to itself >>> 0); the full checks with their errors run only when it fails.
+  let opIn: unknown, sizeIn: unknown, gaddrIn: unknown, flagsIn: unknown, bufIn: unknown;
+  let oldIn: unknown, arIn: unknown, keyIn: unknown, sidaIn: unknown;
   try {
     const desc = d as Record<string, unknown>;
-    opValue = desc.op;
-    sizeValue = desc.size;
-    gaddrValue = desc.gaddr;
-    flagsValue = desc.flags;
-    bufValue = desc.buf;
-    keyValue = desc.key;
-    arValue = desc.ar;
-    sidaValue = desc.sidaOffset;
-    oldValue = desc.old;
+    opIn = desc.op;
+    sizeIn = desc.size;
+    gaddrIn = desc.gaddr;
+    flagsIn = desc.flags;
+    bufIn = desc.buf;
+    oldIn = desc.old;
+    arIn = desc.ar;
+    keyIn = desc.key;
+    sidaIn = desc.sidaOffset;
   } catch (err) {
     throw unreadable('descriptor', err);
   }
-  const op = checkU32(opValue, 'descriptor.op');
-  const size = checkU32(sizeValue, 'descriptor.size');
-  const gaddr = gaddrValue === undefined ? 0n : checkU64(gaddrValue, 'descriptor.gaddr');
-  const flags = flagsValue === undefined ? 0 : checkFlags(flagsValue, 'descriptor.flags');
-  const buf = checkOptionalBytes(bufValue, 'descriptor.buf', size);
-  const old = checkOptionalBytes(oldValue, 'descriptor.old', size);
-  let ar = arValue === undefined ? 0 : checkU8(arValue, 'descriptor.ar');
-  let key = keyValue === undefined ? 0 : checkU8(keyValue, 'descriptor.key');
-  let sidaOffset: number;
-  if (sidaValue !== undefined) {
-    sidaOffset = checkU32(sidaValue, 'descriptor.sidaOffset');
-    const arFromUnion = sidaOffset >>> 24;
-    const keyFromUnion = (sidaOffset >>> 16) & 0xff;
-    if ((arValue !== undefined && ar !== arFromUnion) || (keyValue !== undefined && key !== keyFromUnion)) {
-      throw new ArgumentRangeError(
-        'ERR_INVALID_ARG_VALUE',
-        'descriptor.sidaOffset shares its bytes with descriptor.ar and descriptor.key; give either, or values that agree',
-      );
-    }
-    ar = arFromUnion;
-    key = keyFromUnion;
-  } else {
-    sidaOffset = ((ar << 24) | (key << 16)) >>> 0;
+  const op = typeof opIn === 'number' && opIn >>> 0 === opIn ? opIn : checkU32(opIn, 'descriptor.op');
+  const size = typeof sizeIn === 'number' && sizeIn >>> 0 === sizeIn ? sizeIn : checkU32(sizeIn, 'descriptor.size');
+  const gaddr = typeof gaddrIn === 'bigint' && gaddrIn <= MAX_SAFE && gaddrIn >= 0n ? smallBigIntToNumber(gaddrIn) : checkOptionalAddress(gaddrIn);
+  const flags = flagsIn === undefined ? 0 : typeof flagsIn === 'number' && flagsIn >>> 0 === flagsIn ? flagsIn : checkFlags(flagsIn, 'descriptor.flags');
+  return finishRequest(out ?? emptyMemOpRequest(), op, size, gaddr, flags, bufIn, oldIn, arIn, keyIn, sidaIn);
+}
+
+/** The second half of checkMemOpDesc (two halves: each small enough for V8 to inline). */
+function finishRequest(
+  r: MemOpRequest,
+  op: number,
+  size: number,
+  gaddr: number | bigint,
+  flags: Flags64,
+  bufIn: unknown,
+  oldIn: unknown,
+  arIn: unknown,
+  keyIn: unknown,
+  sidaIn: unknown,
+): MemOpRequest {
+  const buf = bufIn == null ? null : checkBytesOfSize(bufIn, 'descriptor.buf', size);
+  const old = oldIn == null ? null : checkBytesOfSize(oldIn, 'descriptor.old', size);
+  const ar = arIn === undefined ? 0 : typeof arIn === 'number' && (arIn & 0xff) === arIn ? arIn : checkU8(arIn, 'descriptor.ar');
+  const key = keyIn === undefined ? 0 : typeof keyIn === 'number' && (keyIn & 0xff) === keyIn ? keyIn : checkU8(keyIn, 'descriptor.key');
+  // ar is the most significant byte of the u32 union, key the next (s390x layout).
+  const sidaOffset = sidaIn === undefined ? ((ar << 24) | (key << 16)) >>> 0 : checkSidaUnion(sidaIn, arIn, keyIn, ar, key);
+  r.op = op;
+  r.gaddr = gaddr;
+  r.size = size;
+  r.flags = flags;
+  r.buf = buf;
+  r.ar = sidaOffset >>> 24;
+  r.key = (sidaOffset >>> 16) & 0xff;
+  r.sidaOffset = sidaOffset;
+  r.old = old;
+  return r;
+}
+
+function notADescriptor(d: unknown): ArgumentTypeError {
+  return new ArgumentTypeError(`The "descriptor" argument must be an object. Received ${describe(d)}`);
+}
+
+function checkOptionalAddress(value: unknown): number | bigint {
+  return value === undefined ? 0 : checkAddress(value, 'descriptor.gaddr');
+}
+
+function checkBytesOfSize(value: unknown, name: string, size: number): Uint8Array {
+  const bytes = checkBytes(value, name);
+  const length = byteLengthOf(bytes);
+  if (length < size) {
+    throw new ArgumentRangeError(
+      'ERR_BUFFER_TOO_SMALL',
+      `"${name}" holds ${length} bytes but size is ${size}: the kernel would access memory beyond it`,
+    );
   }
-  return { op, gaddr, size, flags, buf, key, ar, sidaOffset, old };
+  return bytes;
+}
+
+/** `sidaOffset` given: it must agree with any `ar` and `key` given, which share its bytes. */
+function checkSidaUnion(sidaIn: unknown, arIn: unknown, keyIn: unknown, ar: number, key: number): number {
+  const sidaOffset = checkU32(sidaIn, 'descriptor.sidaOffset');
+  if ((arIn !== undefined && ar !== sidaOffset >>> 24) || (keyIn !== undefined && key !== ((sidaOffset >>> 16) & 0xff))) {
+    throw new ArgumentRangeError(
+      'ERR_INVALID_ARG_VALUE',
+      'descriptor.sidaOffset shares its bytes with descriptor.ar and descriptor.key; give either, or values that agree',
+    );
+  }
+  return sidaOffset;
 }
 
 /** An access length for the helpers: 1..u32, as the kernel's `size` field. */

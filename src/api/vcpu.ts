@@ -9,6 +9,7 @@ import {
   checkBytes,
   checkLength,
   checkMemOpDesc,
+  emptyMemOpRequest,
   checkU32,
   checkU64,
   checkOptions,
@@ -152,6 +153,8 @@ export interface VcpuStateChange {
  */
 export class Vcpu extends Closable {
   readonly #handle: VcpuHandle;
+  /** Filled by every memop (see checkMemOpDesc): the hot path allocates nothing. */
+  readonly #request = emptyMemOpRequest();
   readonly #model: RefusalModel;
   readonly #target: MemOpTarget;
   readonly #memorySize: bigint;
@@ -189,10 +192,18 @@ export class Vcpu extends Closable {
    * ```
    */
   memop(d: MemOpDesc): number {
-    const req = checkMemOpDesc(d);
+    const req = checkMemOpDesc(d, this.#request);
     this.assertOpen('KVM_S390_MEM_OP');
     const r = this.#handle.memop(req);
-    if (r < 0) throw memopRefused(this.#model, this.#target, req, -r);
+    if (r < 0) {
+      const refused = memopRefused(this.#model, this.#target, req, -r);
+      req.buf = null;
+      req.old = null;
+      throw refused;
+    }
+    // The request must not keep the caller's buffers alive until the next call.
+    req.buf = null;
+    req.old = null;
     return r;
   }
 

@@ -12,6 +12,7 @@ import {
   checkMemOpDesc,
   checkOptionalBoolean,
   checkOptions,
+  emptyMemOpRequest,
   checkU32,
   checkU64,
   readOption,
@@ -86,6 +87,8 @@ export interface CompareAndExchangeResult {
  */
 export class Vm extends Closable {
   readonly #handle: VmHandle;
+  /** Filled by every memop (see checkMemOpDesc): the hot path allocates nothing. */
+  readonly #request = emptyMemOpRequest();
   readonly #model: RefusalModel;
   /** Bytes of guest memory (the memslot at absolute 0). */
   readonly memorySize: bigint;
@@ -127,10 +130,18 @@ export class Vm extends Closable {
    * ```
    */
   memop(d: MemOpDesc): number {
-    const req = checkMemOpDesc(d);
+    const req = checkMemOpDesc(d, this.#request);
     this.assertOpen('KVM_S390_MEM_OP');
     const r = this.#handle.memop(req);
-    if (r < 0) throw memopRefused(this.#model, { fd: 'vm', profile: this.#model.profile }, req, -r);
+    if (r < 0) {
+      const refused = memopRefused(this.#model, { fd: 'vm', profile: this.#model.profile }, req, -r);
+      req.buf = null;
+      req.old = null;
+      throw refused;
+    }
+    // The request must not keep the caller's buffers alive until the next call.
+    req.buf = null;
+    req.old = null;
     return r;
   }
 

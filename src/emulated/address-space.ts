@@ -50,8 +50,12 @@ export function advance(a: Address64, n: number): void {
   }
 }
 
-export function fromBigInt(value: bigint, out: Address64): Address64 {
-  if (value <= 0x1f_ffff_ffff_ffffn) {
+/** A u64 given as a number (below 2^53) or a bigint, split into halves. */
+export function fromU64(value: number | bigint, out: Address64): Address64 {
+  if (typeof value === 'number') {
+    out.hi = Math.floor(value / 0x1_0000_0000);
+    out.lo = value >>> 0;
+  } else if (value <= 0x1f_ffff_ffff_ffffn) {
     // One conversion instead of two BigInt operations for every address below 2^53.
     const n = Number(value);
     out.hi = Math.floor(n / 0x1_0000_0000);

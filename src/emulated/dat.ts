@@ -2,7 +2,7 @@
 // -second, -third, segment and page tables, with table-length, invalid-bit, table-type and
 // translation-specification checks, DAT protection, and EDAT-1 (1 MiB) / EDAT-2 (2 GiB)
 // frames. Table entries are big-endian u64s in absolute storage, read as two u32 halves.
-import { PGM } from '../abi/constants.js';
+import { PAGE_SIZE, PGM } from '../abi/constants.js';
 import { asNumber, type Address64 } from './address-space.js';
 import { realToAbsolute } from './prefixing.js';
 import { hex } from './faults.js';
@@ -48,32 +48,17 @@ export function asceIsPrivate(asceLo: number): boolean {
   return (asceLo & ASCE_PRIVATE) !== 0;
 }
 
-/**
- * The last successful walk, reused while none of its inputs changed: the ASCE, the virtual
- * page, EDAT, the prefix, and guest memory itself (any store bumps storage.generation, so a
- * changed table entry can never be served from here).
- */
-const lastWalk = {
-  storage: null as AbsoluteStorage | null,
-  generation: -1,
-  asceHi: 0,
-  asceLo: 0,
-  vaHi: 0,
-  vaPage: 0,
-  edat1: false,
-  edat2: false,
-  prefix: 0,
-  absPage: 0,
-  datProtected: false,
-};
-
 const LEVEL_NAMES = ['segment-table', 'region-third-table', 'region-second-table', 'region-first-table'];
 const entry = new Uint32Array(2);
 
 
 /**
- * Translates virtual address `va` (effective) through `asce`. Returns 0 with `out.abs` set, or
- * a program-interruption code with `out.detail` set.
+ * Translates virtual address `va` (effective) through `asce` by walking the tables: returns 0
+ * with `out.abs` set, or a program-interruption code with `out.detail` set. `out.abs` is
+ * also set (to the frame's address) when the walk reached a frame but the access is refused
+ * there (DAT protection, a frame outside memory): what a translation buffer may keep. Every
+ * table page read is marked in `storage` (watchForTranslation), so that a store into it
+ * invalidates what was cached from it.
  */
 export function translate(
   storage: AbsoluteStorage,
@@ -87,43 +72,16 @@ export function translate(
 ): number {
   out.datProtected = false;
   out.abs = -1;
-  const { hi, lo } = va;
   if ((asceLo & ASCE_REAL) !== 0) {
-    out.abs = realToAbsolute(asNumber(hi, lo), prefix);
-    return finish(storage, isStore, false, out);
+    out.abs = realToAbsolute(asNumber(va.hi, va.lo), prefix);
+    return finishTranslation(storage, isStore, false, out);
   }
-  const vaPage = (lo & 0xfffff000) >>> 0;
-  const w = lastWalk;
-  if (
-    w.storage === storage &&
-    w.generation === storage.generation &&
-    w.vaPage === vaPage &&
-    w.vaHi === hi &&
-    w.asceLo === asceLo &&
-    w.asceHi === asceHi &&
-    w.prefix === prefix &&
-    w.edat1 === facilities.edat1 &&
-    w.edat2 === facilities.edat2
-  ) {
-    out.abs = w.absPage + (lo & 0xfff);
-    return finish(storage, isStore, w.datProtected, out);
-  }
-  const code = walk(storage, asceHi, asceLo, va, isStore, prefix, facilities, out);
-  // Cache every walk that reached its frame; finish() re-applies the store and memory checks.
-  if (out.abs !== -1) {
-    w.storage = storage;
-    w.generation = storage.generation;
-    w.asceHi = asceHi;
-    w.asceLo = asceLo;
-    w.vaHi = hi;
-    w.vaPage = vaPage;
-    w.edat1 = facilities.edat1;
-    w.edat2 = facilities.edat2;
-    w.prefix = prefix;
-    w.absPage = out.abs - (lo & 0xfff);
-    w.datProtected = out.pageProtected;
-  }
-  return code;
+  return walk(storage, asceHi, asceLo, va, isStore, prefix, facilities, out);
+}
+
+/** True when `asce` designates a real space: translation is prefixing only, no table walk. */
+export function asceIsReal(asceLo: number): boolean {
+  return (asceLo & ASCE_REAL) !== 0;
 }
 
 /** The table walk itself. */
@@ -176,6 +134,7 @@ function walk(
   // Each level falls through to the next; `level` counts down from the ASCE's type.
   for (let level = dt; level >= 0; level--) {
     if (!storage.contains(ptr)) return fail(out, PGM.ADDRESSING, `${LEVEL_NAMES[level]} entry at absolute ${hex(ptr)} is outside guest memory`);
+    storage.watchForTranslation(Math.floor(ptr / PAGE_SIZE));
     storage.readU64Parts(ptr, entry);
     const eHi = entry[0]!;
     const eLo = entry[1]!;
@@ -186,11 +145,12 @@ function walk(
       if ((eLo & STE_FORMAT_CONTROL) !== 0 && edat1) {
         dp ||= (eLo & STE_PROTECT) !== 0;
         out.abs = asNumber(eHi, ((eLo & 0xfff00000) | (lo & 0x000fffff)) >>> 0);
-        return finish(storage, isStore, dp, out);
+        return finishTranslation(storage, isStore, dp, out);
       }
       dp ||= (eLo & STE_PROTECT) !== 0;
       ptr = entryAddress(eHi, (eLo & 0xfffff800) >>> 0, px);
       if (!storage.contains(ptr)) return fail(out, PGM.ADDRESSING, `page-table entry at absolute ${hex(ptr)} is outside guest memory`);
+      storage.watchForTranslation(Math.floor(ptr / PAGE_SIZE));
       storage.readU64Parts(ptr, entry);
       const pHi = entry[0]!;
       const pLo = entry[1]!;
@@ -198,7 +158,7 @@ function walk(
       if (pLo & PTE_ZERO) return fail(out, PGM.TRANSLATION_SPEC, `page-table entry at absolute ${hex(ptr)} has bit 52 set`);
       dp ||= (pLo & PTE_PROTECT) !== 0;
       out.abs = realToAbsolute(asNumber(pHi, ((pLo & 0xfffff000) | (lo & 0xfff)) >>> 0), prefix);
-      return finish(storage, isStore, dp, out);
+      return finishTranslation(storage, isStore, dp, out);
     }
     const invalidCode = level === 3 ? PGM.REGION_FIRST_TRANS : level === 2 ? PGM.REGION_SECOND_TRANS : PGM.REGION_THIRD_TRANS;
     if (eLo & RTE_INVALID) return fail(out, invalidCode, `${entryAt(level, ptr)} is invalid`);
@@ -208,7 +168,7 @@ function walk(
       if ((eLo & RTTE_FORMAT_CONTROL) !== 0 && edat2) {
         dp ||= (eLo & RTE_PROTECT) !== 0;
         out.abs = asNumber(eHi, ((eLo & 0x80000000) | (lo & 0x7fffffff)) >>> 0);
-        return finish(storage, isStore, dp, out);
+        return finishTranslation(storage, isStore, dp, out);
       }
     }
     const tf = (eLo >>> 6) & 3;
@@ -243,7 +203,8 @@ function fail(out: Translation, code: number, detail: string): number {
   return code;
 }
 
-function finish(storage: AbsoluteStorage, isStore: boolean, datProtected: boolean, out: Translation): number {
+/** The checks after a frame was found: DAT protection for stores, the frame inside memory. */
+export function finishTranslation(storage: AbsoluteStorage, isStore: boolean, datProtected: boolean, out: Translation): number {
   out.pageProtected = datProtected;
   if (isStore && datProtected) {
     out.datProtected = true;

@@ -14,12 +14,12 @@ import {
   asNumber,
   datEnabled,
   formatAddress,
-  fromBigInt,
+  fromU64,
   toEffective,
   type Address64,
   type AddressingMode,
 } from './address-space.js';
-import { asceIsPrivate, translate, type DatFacilities, type Translation } from './dat.js';
+import { asceIsPrivate, type DatFacilities, type Translation } from './dat.js';
 import { describeKeyRule, decideKeyRule } from './key-protection.js';
 import { realToAbsolute } from './prefixing.js';
 import type { EmulatedVcpu } from './vcpu.js';
@@ -150,7 +150,7 @@ function run(vcpu: EmulatedVcpu, req: MemOpRequest, key: number, isStore: boolea
   const inject = hasFlag(req.flags, MEMOP_F.INJECT_EXCEPTION);
   const legacyCheck = checkOnly && vm.switches.legacyCheckOnly;
   a.walkAccessId = legacyCheck ? 0 : req.ar;
-  fromBigInt(req.gaddr, ga);
+  fromU64(req.gaddr, ga);
   // check_gva_range hands the caller's address, not yet effective, to the ASCE selection, so an
   // access-register exception of a check-only access names that address in its TEID.
   const rawHi = ga.hi;
@@ -199,7 +199,7 @@ function run(vcpu: EmulatedVcpu, req: MemOpRequest, key: number, isStore: boolea
     }
     let abs: number;
     if (dat) {
-      const code = translate(vm.storage, asceHi, asceLo, ga, isStore, vcpu.prefix, facilities, translation);
+      const code = vcpu.tlb.translate(vm.storage, asceHi, asceLo, ga, isStore, vcpu.prefix, facilities, translation);
       if (code !== 0 && !(legacyCheck && code === PGM.ADDRESSING && (asceLo & ASCE_REAL) !== 0)) {
         return raise(a, inject, code, ga.hi, ga.lo, translation.datProtected ? Protection.Dat : Protection.None, false, translation.detail, a.walkAccessId);
       }
@@ -230,17 +230,18 @@ function run(vcpu: EmulatedVcpu, req: MemOpRequest, key: number, isStore: boolea
 
 /** Phase 2 of a store: page by page, each under the key; a refusal leaves earlier pages stored. */
 function storeFragments(a: Access, src: Uint8Array, inject: boolean): number {
-  const { storage, keys } = a.vcpu.vm;
-  let done = 0;
-  for (let i = 0; i < a.fragments; i++) {
-    if (a.key !== 0 && !keyAllows(a, i)) {
-      return raise(a, inject, PGM.PROTECTION, a.effHi[i]!, a.effLo[i]!, Protection.Key, i > 0, keyReason(a, i), a.ar);
+  let allowed = a.fragments;
+  if (a.key !== 0) {
+    for (let i = 0; i < a.fragments; i++) {
+      if (!keyAllows(a, i)) {
+        allowed = i;
+        break;
+      }
     }
-    storage.writeWithinPage(a.abs[i]!, src, done, a.len[i]!);
-    keys.recordPage(Math.floor(a.abs[i]! / PAGE_SIZE), true);
-    done += a.len[i]!;
   }
-  return 0;
+  copyFragments(a, src, allowed, true);
+  if (allowed === a.fragments) return 0;
+  return raise(a, inject, PGM.PROTECTION, a.effHi[allowed]!, a.effLo[allowed]!, Protection.Key, allowed > 0, keyReason(a, allowed), a.ar);
 }
 
 /** Phase 2 of a fetch: all keys first, so a refused read never touches the caller's buffer. */
@@ -259,14 +260,31 @@ function fetchFragments(a: Access, dst: Uint8Array | null, inject: boolean): num
     recordFetched(a, a.fragments);
     return 0;
   }
+  copyFragments(a, dst, a.fragments, false);
+  return 0;
+}
+
+/**
+ * Copies the first `count` fragments between guest storage and `bytes` and records the
+ * access in their pages' keys. Fragments whose absolute addresses follow each other
+ * (adjacent frames) go as one range: the storage copies contiguous pages at once.
+ */
+function copyFragments(a: Access, bytes: Uint8Array, count: number, isStore: boolean): void {
   const { storage, keys } = a.vcpu.vm;
   let done = 0;
-  for (let i = 0; i < a.fragments; i++) {
-    storage.readWithinPage(a.abs[i]!, dst, done, a.len[i]!);
-    keys.recordPage(Math.floor(a.abs[i]! / PAGE_SIZE), false);
-    done += a.len[i]!;
+  let i = 0;
+  while (i < count) {
+    const abs = a.abs[i]!;
+    let len = a.len[i]!;
+    keys.recordPage(Math.floor(abs / PAGE_SIZE), isStore);
+    for (i++; i < count && a.abs[i] === abs + len; i++) {
+      keys.recordPage(Math.floor(a.abs[i]! / PAGE_SIZE), isStore);
+      len += a.len[i]!;
+    }
+    if (isStore) storage.writeRange(abs, bytes, done, len);
+    else storage.readRange(abs, bytes, done, len);
+    done += len;
   }
-  return 0;
 }
 
 /** Reference bits of the pages of the first `count` fragments, which were fetched. */
@@ -290,7 +308,7 @@ function keyAllows(a: Access, i: number): boolean {
 
 function keyReason(a: Access, i: number): string {
   const abs = a.abs[i]!;
-  const page = abs - (abs % PAGE_SIZE);
+  const page = abs - (abs & (PAGE_SIZE - 1));
   const storageKey = a.vcpu.vm.keys.get(page / PAGE_SIZE);
   const overrides = { fetchProtectionOverride: a.fetchOverride, storageProtectionOverride: a.storageOverride };
   const rule = decideKeyRule(storageKey, a.key, a.isStore ? 'store' : 'fetch', overrides, a.effLo[i]!, a.len[i]!);

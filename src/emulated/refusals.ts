@@ -63,7 +63,7 @@ function vmRefusal(req: MemOpRequest, profile: KernelProfile): Refusal | null {
     if (req.size > CMPXCHG_MAX_SIZE) return refuse(ERRNO.EINVAL, `size ${req.size} is above ${CMPXCHG_MAX_SIZE}, the largest compare-and-exchange`);
     if (req.buf === null) return nullBuffer('buf (the replacement value)');
     if (req.old === null) return nullBuffer('old (the expected value)');
-    if ((Number(req.gaddr & 0xffn) & (req.size - 1)) !== 0) return refuse(ERRNO.EINVAL, `gaddr ${hex(req.gaddr)} is not aligned to the compare-and-exchange size ${req.size}`);
+    if (((typeof req.gaddr === 'number' ? req.gaddr & 0xff : Number(req.gaddr & 0xffn)) & (req.size - 1)) !== 0) return refuse(ERRNO.EINVAL, `gaddr ${hex(req.gaddr)} is not aligned to the compare-and-exchange size ${req.size}`);
     if (!CMPXCHG_SIZES.includes(req.size)) return refuse(ERRNO.EINVAL, `size ${req.size} is not a compare-and-exchange size (1, 2, 4, 8 or 16)`);
     return null;
   }

@@ -2,8 +2,8 @@
 import { ERRNO, MEMOP, PAGE_SIZE } from '../abi/constants.js';
 import { hasFlagsOutside } from '../abi/flags.js';
 import type { MemOpRequest } from '../contract.js';
-import { copyInto, plainView } from '../typed-arrays.js';
 import type { EmulatedVcpu } from './vcpu.js';
+import { copyBytes } from './bytes.js';
 
 const U32_LIMIT = 0x1_0000_0000;
 
@@ -16,7 +16,7 @@ export function sidaMemop(vcpu: EmulatedVcpu, req: MemOpRequest): number {
   if (end > sidaSize) return -ERRNO.E2BIG;
   if (vcpu.sida === null) return -ERRNO.EINVAL;
   if (req.buf === null) return -ERRNO.EFAULT;
-  if (req.op === MEMOP.SIDA_READ) copyInto(req.buf, vcpu.sida.subarray(req.sidaOffset, end), 0);
-  else copyInto(vcpu.sida, plainView(req.buf, 0, req.size), req.sidaOffset);
+  if (req.op === MEMOP.SIDA_READ) copyBytes(req.buf, 0, vcpu.sida, req.sidaOffset, req.size);
+  else copyBytes(vcpu.sida, req.sidaOffset, req.buf, 0, req.size);
   return 0;
 }

@@ -6,6 +6,8 @@
 import { STORAGE_KEY } from '../abi/constants.js';
 
 const CHUNK_PAGES = 256;
+/** pfn & CHUNK_MASK, not pfn & CHUNK_MASK: `%` of a double is a C call in V8. */
+const CHUNK_MASK = CHUNK_PAGES - 1;
 const CHUNKS_PER_SLAB = 256;
 
 /** Whether key handling is on: shared by all VMs of a host process on older kernels. */
@@ -81,7 +83,7 @@ export class StorageKeys {
 
   get(pfn: number): number {
     const chunk = this.#chunk(Math.floor(pfn / CHUNK_PAGES));
-    return chunk === undefined ? 0 : chunk[pfn % CHUNK_PAGES]!;
+    return chunk === undefined ? 0 : chunk[pfn & CHUNK_MASK]!;
   }
 
   set(pfn: number, key: number): void {
@@ -91,7 +93,7 @@ export class StorageKeys {
       if (key === 0) return;
       chunk = this.#createChunk(index);
     }
-    chunk[pfn % CHUNK_PAGES] = key;
+    chunk[pfn & CHUNK_MASK] = key;
   }
 
   /**
@@ -130,7 +132,7 @@ export class StorageKeys {
     while (i < keys.length) {
       const pfn = startPfn + i;
       const index = Math.floor(pfn / CHUNK_PAGES);
-      const within = pfn % CHUNK_PAGES;
+      const within = pfn & CHUNK_MASK;
       const n = Math.min(CHUNK_PAGES - within, keys.length - i);
       let chunk = this.#chunk(index);
       if (chunk === undefined) {
@@ -183,7 +185,7 @@ export class StorageKeys {
     while (i < out.length) {
       const pfn = startPfn + i;
       const index = Math.floor(pfn / CHUNK_PAGES);
-      const within = pfn % CHUNK_PAGES;
+      const within = pfn & CHUNK_MASK;
       const n = Math.min(CHUNK_PAGES - within, out.length - i);
       const chunk = this.#chunk(index);
       if (chunk === undefined) out.fill(0, i, i + n);

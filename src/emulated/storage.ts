@@ -2,15 +2,16 @@
 // untouched pages read as zeros. Pages are carved out of large slabs so that touched memory
 // costs little more than its size.
 import { PAGE_SIZE } from '../abi/constants.js';
-import { byteLengthOf, copyInto, plainView, zeroFill } from '../typed-arrays.js';
+import { zeroFill } from '../typed-arrays.js';
+import { SMALL_COPY, copyBytes, copyFromBuffer } from './bytes.js';
 
 const SLAB_PAGES = 256;
 const PAGES_PER_SEGMENT = 256;
+// Offsets use `& PAGE_MASK`, not `% PAGE_SIZE`: addresses are integer doubles, and V8 computes
+// `%` of a double with a C call; `&` keeps the low bits of any integer below 2^53 exactly.
 const PAGE_MASK = PAGE_SIZE - 1;
 /** Direct-mapped cache of recently used pages (a DAT walk touches five table pages). */
 const CACHE_SLOTS = 64;
-/** Copies up to this many bytes with a loop: cheaper than making a view for TypedArray#set. */
-const SMALL_COPY = 32;
 
 export class AbsoluteStorage {
   /** Bytes in the memslot. */
@@ -24,9 +25,21 @@ export class AbsoluteStorage {
   readonly #index = new Map<number, number>();
   /** Allocation index → the page's bytes. */
   readonly #views: Uint8Array[] = [];
+  /** Each slab: SLAB_PAGES pages, as its ArrayBuffer and as bytes. */
   readonly #slabs: ArrayBuffer[] = [];
-  /** Bumped by every store, so caches derived from guest memory (translations) can tell. */
-  generation = 0;
+  readonly #slabBytes: Uint8Array[] = [];
+  /** Allocation index → page number (-1 past the last page): what #run compares. */
+  #pfnOf = new Float64Array(SLAB_PAGES).fill(-1);
+  /**
+   * Bumped when a store changes a page that a translation was read from (a DAT table): the
+   * translation buffers (tlb.ts) drop their entries when it moves. Stores into other pages
+   * leave it alone, so data accesses keep the cached translations.
+   */
+  translationEpoch = 0;
+  /** Pages read by translations since the last bump, by page number (touched or not). */
+  readonly #translationPages = new Set<number>();
+  /** The same marks by allocation index, so a store tests one byte, not a Set. */
+  #translationMarks = new Uint8Array(SLAB_PAGES);
   // A page never moves once allocated, so a cached entry never goes stale; only allocated
   // pages are cached.
   readonly #cacheKeys = new Float64Array(CACHE_SLOTS).fill(-1);
@@ -54,6 +67,11 @@ export class AbsoluteStorage {
     this.#segmentHasTable[Math.floor(pfn / PAGES_PER_SEGMENT)] = 1;
   }
 
+  /** The host touches [abs, abs + length): each segment it reaches gets a page table. */
+  touchRange(abs: number, length: number): void {
+    this.#touchRange(abs, length);
+  }
+
   #touchRange(abs: number, length: number): void {
     const last = Math.floor((abs + Math.max(length, 1) - 1) / (PAGE_SIZE * PAGES_PER_SEGMENT));
     for (let seg = Math.floor(abs / (PAGE_SIZE * PAGES_PER_SEGMENT)); seg <= last; seg++) this.#segmentHasTable[seg] = 1;
@@ -69,11 +87,15 @@ export class AbsoluteStorage {
    * storage reads as zeros afterwards; nothing reaches it through a closed handle.
    */
   release(): void {
+    // Translations read from the dropped pages go too (the translation buffers see the epoch move).
+    this.invalidateTranslations();
     this.#index.clear();
     this.#views.length = 0;
     this.#slabs.length = 0;
+    this.#slabBytes.length = 0;
+    this.#pfnOf = new Float64Array(SLAB_PAGES).fill(-1);
+    this.#translationMarks = new Uint8Array(SLAB_PAGES);
     this.#cacheKeys.fill(-1);
-    this.generation++;
   }
 
   /** Number of pages that hold data (for memory accounting). */
@@ -105,30 +127,12 @@ export class AbsoluteStorage {
 
   /** Copies `length` bytes at `abs` (within one page) into `dst` at `dstOffset`. */
   readWithinPage(abs: number, dst: Uint8Array, dstOffset: number, length: number): void {
-    this.touchSegment(Math.floor(abs / PAGE_SIZE));
-    const page = this.#lookup(Math.floor(abs / PAGE_SIZE));
-    if (page === undefined) {
-      zeroFill(dst, dstOffset, dstOffset + length);
-      return;
-    }
-    const off = abs % PAGE_SIZE;
-    if (length <= SMALL_COPY) {
-      for (let i = 0; i < length; i++) dst[dstOffset + i] = page[off + i]!;
-      return;
-    }
-    copyInto(dst, length === PAGE_SIZE ? page : page.subarray(off, off + length), dstOffset);
+    this.readRange(abs, dst, dstOffset, length);
   }
 
   /** Copies `length` bytes from `src` at `srcOffset` to `abs` (within one page). */
   writeWithinPage(abs: number, src: Uint8Array, srcOffset: number, length: number): void {
-    this.generation++;
-    const page = this.pageForWrite(Math.floor(abs / PAGE_SIZE));
-    const off = abs % PAGE_SIZE;
-    if (length <= SMALL_COPY) {
-      for (let i = 0; i < length; i++) page[off + i] = src[srcOffset + i]!;
-      return;
-    }
-    copyInto(page, srcOffset === 0 && length === byteLengthOf(src) ? src : plainView(src, srcOffset, length), off);
+    this.writeRange(abs, src, srcOffset, length);
   }
 
   /**
@@ -137,10 +141,11 @@ export class AbsoluteStorage {
    * in address order) are copied with one call instead of one per page.
    */
   #run(index: number, abs: number, length: number): number {
-    let len = Math.min(PAGE_SIZE - (abs % PAGE_SIZE), length);
+    let len = Math.min(PAGE_SIZE - (abs & PAGE_MASK), length);
     let pfn = Math.floor(abs / PAGE_SIZE) + 1;
     let next = index + 1;
-    while (len < length && next % SLAB_PAGES !== 0 && this.#indexOf(pfn) === next) {
+    const pfnOf = this.#pfnOf;
+    while (len < length && next % SLAB_PAGES !== 0 && pfnOf[next] === pfn) {
       len = Math.min(len + PAGE_SIZE, length);
       pfn++;
       next++;
@@ -148,14 +153,9 @@ export class AbsoluteStorage {
     return len;
   }
 
-  /** A view of `len` bytes from offset `off` of page `index` on, through its slab. */
-  #span(index: number, off: number, len: number): Uint8Array {
-    return new Uint8Array(this.#slabs[Math.floor(index / SLAB_PAGES)]!, (index % SLAB_PAGES) * PAGE_SIZE + off, len);
-  }
-
   /**
    * Copies `length` bytes at `abs` (any number of pages, all inside the memslot) into `dst`
-   * at `dstOffset`: the same bytes as readWithinPage fragment by fragment.
+   * at `dstOffset`, a run of contiguous pages per copy. Untouched pages read as zeros.
    */
   readRange(abs: number, dst: Uint8Array, dstOffset: number, length: number): void {
     this.#touchRange(abs, length);
@@ -164,32 +164,24 @@ export class AbsoluteStorage {
       const a = abs + done;
       const index = this.#indexOf(Math.floor(a / PAGE_SIZE));
       if (index < 0) {
-        const len = Math.min(PAGE_SIZE - (a % PAGE_SIZE), length - done);
+        const len = Math.min(PAGE_SIZE - (a & PAGE_MASK), length - done);
         zeroFill(dst, dstOffset + done, dstOffset + done + len);
         done += len;
         continue;
       }
-      const len = this.#run(index, a, length - done);
-      const off = a % PAGE_SIZE;
-      if (len <= SMALL_COPY && off + len <= PAGE_SIZE) {
-        const page = this.#views[index]!;
-        const at = dstOffset + done;
-        for (let i = 0; i < len; i++) dst[at + i] = page[off + i]!;
-      } else if (len === PAGE_SIZE && off === 0) {
-        copyInto(dst, this.#views[index]!, dstOffset + done);
-      } else {
-        copyInto(dst, this.#span(index, off, len), dstOffset + done);
-      }
+      const off = a & PAGE_MASK;
+      const len = off + (length - done) <= PAGE_SIZE ? length - done : this.#run(index, a, length - done);
+      if (off + len <= PAGE_SIZE && (len <= SMALL_COPY || len === PAGE_SIZE)) copyBytes(dst, dstOffset + done, this.#views[index]!, off, len);
+      else copyFromBuffer(dst, dstOffset + done, this.#slabs[Math.floor(index / SLAB_PAGES)]!, (index % SLAB_PAGES) * PAGE_SIZE + off, len);
       done += len;
     }
   }
 
   /**
    * Copies `length` bytes from `src` at `srcOffset` to `abs` (any number of pages, all inside
-   * the memslot), allocating pages on first use: the same as writeWithinPage per fragment.
+   * the memslot), allocating pages on first use, a run of contiguous pages per copy.
    */
   writeRange(abs: number, src: Uint8Array, srcOffset: number, length: number): void {
-    this.generation++;
     this.#touchRange(abs, length);
     let done = 0;
     while (done < length) {
@@ -202,18 +194,44 @@ export class AbsoluteStorage {
         this.pageForWrite(pfn);
         index = this.#indexOf(pfn);
       }
-      const len = this.#run(index, a, length - done);
-      const off = a % PAGE_SIZE;
-      const from = srcOffset + done;
-      if (len <= SMALL_COPY && off + len <= PAGE_SIZE) {
-        const page = this.#views[index]!;
-        for (let i = 0; i < len; i++) page[off + i] = src[from + i]!;
-      } else {
-        const data = from === 0 && byteLengthOf(src) === len ? src : plainView(src, from, len);
-        if (len === PAGE_SIZE && off === 0) copyInto(this.#views[index]!, data, 0);
-        else copyInto(this.#span(index, off, len), data, 0);
-      }
+      const off = a & PAGE_MASK;
+      const len = off + (length - done) <= PAGE_SIZE ? length - done : this.#run(index, a, length - done);
+      this.#storing(index, Math.ceil((off + len) / PAGE_SIZE));
+      copyBytes(this.#slabBytes[Math.floor(index / SLAB_PAGES)]!, (index % SLAB_PAGES) * PAGE_SIZE + off, src, srcOffset + done, len);
       done += len;
+    }
+  }
+
+  /**
+   * Marks page `pfn` as read by a translation: a later store into it bumps translationEpoch.
+   * The mark lasts until that bump (the buffers then refill, marking again what they read).
+   */
+  watchForTranslation(pfn: number): void {
+    if (this.#translationPages.has(pfn)) return;
+    this.#translationPages.add(pfn);
+    const index = this.#indexOf(pfn);
+    if (index >= 0) this.#translationMarks[index] = 1;
+  }
+
+  /** Every cached translation is stale from now on (a store into a translation page). */
+  invalidateTranslations(): void {
+    this.translationEpoch++;
+    for (const pfn of this.#translationPages) {
+      const index = this.#indexOf(pfn);
+      if (index >= 0) this.#translationMarks[index] = 0;
+    }
+    this.#translationPages.clear();
+  }
+
+  /** Called before a store into allocated pages [index, index + count). */
+  #storing(index: number, count: number): void {
+    if (this.#translationPages.size === 0) return;
+    const marks = this.#translationMarks;
+    for (let i = index; i < index + count; i++) {
+      if (marks[i] !== 0) {
+        this.invalidateTranslations();
+        return;
+      }
     }
   }
 
@@ -225,15 +243,32 @@ export class AbsoluteStorage {
 
   /** The page's bytes for writing, allocated on first use. Callers store into it. */
   pageForWrite(pfn: number): Uint8Array {
-    this.generation++;
     this.touchSegment(pfn);
     const index = this.#indexOf(pfn);
-    if (index >= 0) return this.#views[index]!;
+    if (index >= 0) {
+      this.#storing(index, 1);
+      return this.#views[index]!;
+    }
+    // A translation may have read this page while it was all zeros.
+    if (this.#translationPages.has(pfn)) this.invalidateTranslations();
     const fresh = this.#views.length;
-    if (fresh % SLAB_PAGES === 0) this.#slabs.push(new ArrayBuffer(SLAB_PAGES * PAGE_SIZE));
-    const page = new Uint8Array(this.#slabs[this.#slabs.length - 1]!, (fresh % SLAB_PAGES) * PAGE_SIZE, PAGE_SIZE);
+    if (fresh % SLAB_PAGES === 0) {
+      const slab = new ArrayBuffer(SLAB_PAGES * PAGE_SIZE);
+      this.#slabs.push(slab);
+      this.#slabBytes.push(new Uint8Array(slab));
+      if (this.#translationMarks.length <= fresh) {
+        const marks = new Uint8Array(this.#translationMarks.length * 2);
+        marks.set(this.#translationMarks);
+        this.#translationMarks = marks;
+        const pfnOf = new Float64Array(this.#pfnOf.length * 2).fill(-1);
+        pfnOf.set(this.#pfnOf);
+        this.#pfnOf = pfnOf;
+      }
+    }
+    const page = this.#slabBytes[this.#slabBytes.length - 1]!.subarray((fresh % SLAB_PAGES) * PAGE_SIZE, (fresh % SLAB_PAGES + 1) * PAGE_SIZE);
     this.#views.push(page);
     this.#index.set(pfn, fresh);
+    this.#pfnOf[fresh] = pfn;
     return page;
   }
 

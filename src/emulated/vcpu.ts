@@ -1,6 +1,6 @@
 // An emulated vcpu: the SIE-block state a memop reads (PSW, CRs, prefix), the access
 // registers, a queued program interrupt, and — for a protected vcpu — its SIDA.
-import { ERRNO, MEMOP, NUM_ACRS, NUM_CRS, PAGE_SIZE, PREFIX_MASK } from '../abi/constants.js';
+import { ERRNO, MEMOP, NUM_ACRS, NUM_CRS, PAGE_SIZE, PREFIX_AREA, PREFIX_MASK } from '../abi/constants.js';
 import type {
   MemOpRequest,
   ProgramInterrupt,
@@ -15,6 +15,7 @@ import type { EmulatedVm } from './vm.js';
 import { logicalMemop, newLogicalAccess, type LogicalAccess } from './logical-memop.js';
 import { checkBuffersHold } from './buffers.js';
 import { sidaMemop } from './sida.js';
+import { TranslationBuffer } from './tlb.js';
 
 /** CR0 and CR14 after an initial or clear reset (docs/memop-semantics.md §11). */
 export const RESET_CR0 = 0xe0n;
@@ -34,6 +35,8 @@ export class EmulatedVcpu implements VcpuHandle {
   readonly crHi = new Uint32Array(NUM_CRS);
   readonly crLo = new Uint32Array(NUM_CRS);
   pending: ProgramInterrupt | null = null;
+  /** Recent DAT translations of this vcpu's logical accesses; emptied by every state change. */
+  readonly tlb = new TranslationBuffer();
   /** Secure-instruction data area; null unless the vcpu is protected (released on close). */
   sida: Uint8Array | null;
   readonly #protected: boolean;
@@ -88,7 +91,11 @@ export class EmulatedVcpu implements VcpuHandle {
     if (update.cr !== undefined) for (let i = 0; i < NUM_CRS; i++) this.cr[i] = update.cr[i]!;
     if (update.ar !== undefined) for (let i = 0; i < NUM_ACRS; i++) this.ar[i] = update.ar[i]!;
     if (update.prefix !== undefined) this.prefix = update.prefix & PREFIX_MASK;
+    // Loading a PSW or prefix is a KVM_RUN on a real host, whose entry protects the two prefix
+    // pages in the host mapping (gmap_mprotect_notify): that faults them in.
+    if (update.psw !== undefined || update.prefix !== undefined) this.vm.storage.touchRange(this.prefix, PREFIX_AREA);
     this.#syncWords();
+    this.tlb.flush();
   }
 
   #syncWords(): void {
@@ -110,6 +117,7 @@ export class EmulatedVcpu implements VcpuHandle {
     if (kind === 'clear') this.ar.fill(0);
     this.pending = null;
     this.#syncWords();
+    this.tlb.flush();
   }
 
   pendingProgramInterrupt(): ProgramInterrupt | null {

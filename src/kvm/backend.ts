@@ -20,7 +20,7 @@ import type {
   VmOptions,
 } from '../contract.js';
 import { KvmError, type AccessFault } from '../errors.js';
-import { MemOpDescriptor } from './descriptor.js';
+import { MemOpChannel } from './descriptor.js';
 import { AddonLoadError, loadAddon } from './loader.js';
 import type { NativeAddon, NativeMapping } from './native.js';
 
@@ -288,7 +288,7 @@ function refuseFacilitiesItCannotRemove(vm: KvmVm, opts: VmOptions): void {
 }
 
 class KvmVm implements VmHandle {
-  readonly #desc = new MemOpDescriptor();
+  readonly #channel: MemOpChannel;
   readonly #resources: VmResources;
 
   constructor(
@@ -297,6 +297,7 @@ class KvmVm implements VmHandle {
     memory: NativeMapping | null,
     system: SystemResources | null,
   ) {
+    this.#channel = new MemOpChannel(addon);
     this.#resources = { system, addon, fd, memory, vmFdOpen: true, openVcpus: 0 };
     if (system !== null) system.openVms++;
     forgottenVms.register(this, this.#resources, this);
@@ -307,7 +308,7 @@ class KvmVm implements VmHandle {
   }
 
   memop(req: MemOpRequest): number {
-    return this.addon.memop(this.fd, this.#desc.fill(req), req.buf, req.old);
+    return this.#channel.memop(this.fd, req);
   }
 
   getStorageKeys(startGfn: bigint, count: number, out: Uint8Array, flags: number): number {
@@ -371,7 +372,7 @@ class KvmVm implements VmHandle {
 }
 
 class KvmVcpu implements VcpuHandle {
-  readonly #desc = new MemOpDescriptor();
+  readonly #channel: MemOpChannel;
   readonly #sregs = new Uint8Array(STRUCT_SIZE.kvm_sregs);
   /** The caller's values of the PSW bits a commit run overrides. */
   #userPswBits = 0n;
@@ -386,6 +387,7 @@ class KvmVcpu implements VcpuHandle {
     resources: VcpuResources,
     private readonly hasVcpuResets: boolean,
   ) {
+    this.#channel = new MemOpChannel(addon);
     this.addon = addon;
     this.fd = resources.fd;
     this.run = resources.run;
@@ -394,7 +396,7 @@ class KvmVcpu implements VcpuHandle {
   }
 
   memop(req: MemOpRequest): number {
-    return this.addon.memop(this.fd, this.#desc.fill(req), req.buf, req.old);
+    return this.#channel.memop(this.fd, req);
   }
 
   getState(): VcpuState {
@@ -578,4 +580,18 @@ class KvmVcpu implements VcpuHandle {
  */
 export function vmHandleOverFd(fd: number): VmHandle {
   return new KvmVm(loadAddon(), fd, null, null);
+}
+
+/**
+ * A VcpuHandle over an fd the caller opened, with an anonymous page standing in for kvm_run:
+ * the vcpu memop path against a non-KVM fd (benchmarks, tests). Only memop is meaningful;
+ * closing it closes the fd.
+ */
+export function vcpuHandleOverFd(fd: number): VcpuHandle {
+  const addon = loadAddon();
+  const run = addon.mmapGuest(1 << 20);
+  if (typeof run === 'number') throw new KvmError(-run, 'mmap', 'anonymous memory for a stand-in kvm_run');
+  // A stand-in VM that holds nothing: no vm fd, no guest memory.
+  const vm: VmResources = { system: null, addon, fd: -1, memory: null, vmFdOpen: false, openVcpus: 1 };
+  return new KvmVcpu(addon, 0, { vm, fd, run, open: true }, false);
 }

@@ -35,6 +35,11 @@ export interface NativeAbi {
   offsets: Record<string, Record<string, number>>;
 }
 
+export interface NativeMemOpChannel {
+  readonly descriptor: Uint8Array;
+  memop(fd: number, buf: Uint8Array | null, old?: Uint8Array | null): number;
+}
+
 export interface NativeAddon {
   openDevice(path: string): number;
   close(fd: number): number;
@@ -63,6 +68,11 @@ export interface NativeAddon {
   setIrqState(vcpuFd: number, irqs: Uint8Array): number;
   /** `desc`: 64-byte struct kvm_s390_mem_op in host order; its buf/old_addr are replaced. */
   memop(fd: number, desc: Uint8Array, buf: Uint8Array | null, old: Uint8Array | null): number;
+  /**
+   * A descriptor in addon memory (64 bytes, as `memop`'s `desc`) and a function bound to it:
+   * `memop(fd, buf, old?)` is `memop(fd, descriptor, buf, old)` with less work per call.
+   */
+  createMemOpChannel(): NativeMemOpChannel;
   /** The same ioctl `iterations` times in C: [elapsed ns, last result]. */
   memopLoop(fd: number, desc: Uint8Array, buf: Uint8Array | null, old: Uint8Array | null, iterations: number): [bigint, number];
   /** The 64 bytes memop() would pass to the kernel. */

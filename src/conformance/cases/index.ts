@@ -8,6 +8,7 @@ import { apiCases } from './api.js';
 import { selftestVcpuCases } from './selftest-vcpu.js';
 import { logicalCases } from './logical.js';
 import { logicalHistoryCases } from './logical-history.js';
+import { translationChangeCases } from './translation-changes.js';
 
 /**
  * Every conformance case of the library: the kernel selftest's scenarios and one case per rule
@@ -26,5 +27,6 @@ export const ALL_CASES: readonly ConformanceCase[] = [
   ...selftestVcpuCases,
   ...logicalCases,
   ...logicalHistoryCases,
+  ...translationChangeCases,
   ...apiCases,
 ];

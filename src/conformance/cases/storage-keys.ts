@@ -199,6 +199,13 @@ export const storageKeyCases: readonly ConformanceCase[] = [
         third.setStorageKeys(PAGES_PER_MIB + 5, Uint8Array.of(0x50));
         expectBytes(third.getStorageKeys(PAGES_PER_MIB + 5, 1)!, Uint8Array.of(0x50), 'segment touched before');
       }
+      // Loading a prefix runs the vcpu once, which faults its two prefix pages in.
+      const fourth = ctx.createVm({ memorySize: 2 * MIB });
+      const vcpu = fourth.createVcpu(0);
+      vcpu.setState({ prefix: MIB + 0x2000 });
+      fourth.setStorageKeys(PAGES_PER_MIB + 9, Uint8Array.of(0x60));
+      expectBytes(fourth.getStorageKeys(PAGES_PER_MIB + 9, 1)!, Uint8Array.of(0x60), 'the segment of the prefix pages');
+      vcpu.close();
     },
   },
 ];

@@ -1,0 +1,96 @@
+// A translation-lookaside buffer for a vcpu's logical accesses: the frames of recent DAT walks,
+// so that an access to a page translated before skips the walk. The kernel walks the guest
+// tables on every memop; this buffer must never make an answer differ from such a walk:
+// - an entry is tagged with everything the walk read outside guest memory: the ASCE, the
+//   virtual page, EDAT-1/2 and the prefix (which relocates a 4 KiB frame);
+// - what it read inside guest memory (table entries) is watched by the storage: a store into
+//   any page a walk read from bumps storage.translationEpoch, and the buffer then empties;
+// - the vcpu also empties it whenever its state changes (PSW, CRs, ARs, prefix, reset).
+// Storage keys are not part of a translation (they are checked on every access after it), so
+// key changes leave the buffer alone. Only walks that reached a frame are kept; the checks
+// that depend on the access (DAT protection for a store, the frame inside memory) run again
+// on every hit. Real-space ASCEs are not buffered: they have no walk to save.
+import type { Address64 } from './address-space.js';
+import { asceIsReal, finishTranslation, translate, type DatFacilities, type Translation } from './dat.js';
+import type { AbsoluteStorage } from './storage.js';
+
+/** Direct-mapped; a power of two. 256 pages cover 1 MiB of distinct virtual pages per space. */
+const ENTRIES = 256;
+const SLOT_MASK = ENTRIES - 1;
+const EDAT1 = 1;
+const EDAT2 = 2;
+
+export class TranslationBuffer {
+  /** storage.translationEpoch the entries were filled under. */
+  #epoch = -1;
+  readonly #valid = new Uint8Array(ENTRIES);
+  readonly #asceHi = new Uint32Array(ENTRIES);
+  readonly #asceLo = new Uint32Array(ENTRIES);
+  readonly #vaHi = new Uint32Array(ENTRIES);
+  readonly #vaPage = new Uint32Array(ENTRIES);
+  readonly #prefix = new Uint32Array(ENTRIES);
+  readonly #edat = new Uint8Array(ENTRIES);
+  /** The frame's absolute address of the page's byte 0 (may be ≥ 2^53: then Infinity). */
+  readonly #absPage = new Float64Array(ENTRIES);
+  /** A protection bit was set in some table entry of the walk (DAT protection). */
+  readonly #protected = new Uint8Array(ENTRIES);
+  /** Lookups answered without a walk, and walks; for tests and the benchmark. */
+  hits = 0;
+  walks = 0;
+
+  /** Drops every entry. */
+  flush(): void {
+    this.#valid.fill(0);
+  }
+
+  /** dat.ts translate() with the same arguments and the same answer, walking only on a miss. */
+  translate(
+    storage: AbsoluteStorage,
+    asceHi: number,
+    asceLo: number,
+    va: Address64,
+    isStore: boolean,
+    prefix: number,
+    facilities: DatFacilities,
+    out: Translation,
+  ): number {
+    if (asceIsReal(asceLo)) return translate(storage, asceHi, asceLo, va, isStore, prefix, facilities, out);
+    if (this.#epoch !== storage.translationEpoch) {
+      this.#valid.fill(0);
+      this.#epoch = storage.translationEpoch;
+    }
+    const vaHi = va.hi;
+    const vaPage = (va.lo & 0xfffff000) >>> 0;
+    const edat = (facilities.edat1 ? EDAT1 : 0) | (facilities.edat2 ? EDAT2 : 0);
+    const slot = ((vaPage >>> 12) ^ vaHi ^ (asceLo >>> 12)) & SLOT_MASK;
+    if (
+      this.#valid[slot] === 1 &&
+      this.#vaPage[slot] === vaPage &&
+      this.#vaHi[slot] === vaHi &&
+      this.#asceLo[slot] === asceLo &&
+      this.#asceHi[slot] === asceHi &&
+      this.#prefix[slot] === prefix &&
+      this.#edat[slot] === edat
+    ) {
+      this.hits++;
+      out.datProtected = false;
+      out.abs = this.#absPage[slot]! + (va.lo & 0xfff);
+      return finishTranslation(storage, isStore, this.#protected[slot] === 1, out);
+    }
+    this.walks++;
+    const code = translate(storage, asceHi, asceLo, va, isStore, prefix, facilities, out);
+    if (out.abs !== -1) {
+      // The walk reached a frame (a refusal after that is re-decided on every hit).
+      this.#valid[slot] = 1;
+      this.#vaPage[slot] = vaPage;
+      this.#vaHi[slot] = vaHi;
+      this.#asceLo[slot] = asceLo;
+      this.#asceHi[slot] = asceHi;
+      this.#prefix[slot] = prefix;
+      this.#edat[slot] = edat;
+      this.#absPage[slot] = out.abs - (va.lo & 0xfff);
+      this.#protected[slot] = out.pageProtected ? 1 : 0;
+    }
+    return code;
+  }
+}
