@@ -17,6 +17,10 @@ void ThrowRangeError(Napi::Env env, const std::string& message) {
   ThrowWithCode(Napi::RangeError::New(env, message), "ERR_OUT_OF_RANGE");
 }
 
+void ThrowBufferOutOfBounds(Napi::Env env, const std::string& message) {
+  ThrowWithCode(Napi::RangeError::New(env, message), "ERR_BUFFER_OUT_OF_BOUNDS");
+}
+
 static bool IntegerValue(napi_env env, napi_value v, const char* name, double max, double* out) {
   double d;
   // napi_get_value_double refuses anything but a number (no coercion, no JS call).
@@ -73,7 +77,7 @@ bool ArgU64(const Napi::CallbackInfo& info, size_t i, const char* name, uint64_t
   return true;
 }
 
-bool ValueBytes(napi_env env, napi_value v, const char* name, bool allow_null, uint8_t** data, size_t* len) {
+bool ValueBytes(napi_env env, napi_value v, const char* name, bool allow_null, uint8_t** data, size_t* len, bool* given) {
   // Hot path (every memop): one napi_get_typedarray_info, which answers napi_invalid_arg
   // for anything that is not a typed array.
   napi_typedarray_type type;
@@ -81,18 +85,11 @@ bool ValueBytes(napi_env env, napi_value v, const char* name, bool allow_null, u
   void* p = nullptr;
   if (napi_get_typedarray_info(env, v, &type, &length, &p, nullptr, nullptr) == napi_ok) {
     if (type == napi_uint8_array) {
-      if (length == 0) {
-        // Only an empty view can be a detached one (a detached buffer reports length 0).
-        napi_value ab;
-        bool detached = false;
-        if (napi_get_typedarray_info(env, v, &type, &length, &p, &ab, nullptr) != napi_ok ||
-            napi_is_detached_arraybuffer(env, ab, &detached) != napi_ok || detached) {
-          ThrowTypeError(env, std::string("The \"") + name + "\" argument's ArrayBuffer is detached");
-          return false;
-        }
-      }
+      // A detached buffer, or a resizable one shrunk below the view, reports length 0: it
+      // holds no bytes, exactly as the JS side sees it (callers compare with what they need).
       *data = length == 0 ? nullptr : static_cast<uint8_t*>(p);
       *len = *data == nullptr ? 0 : length;
+      if (given != nullptr) *given = true;
       return true;
     }
   } else if (allow_null) {
@@ -100,6 +97,7 @@ bool ValueBytes(napi_env env, napi_value v, const char* name, bool allow_null, u
     if (napi_typeof(env, v, &t) == napi_ok && (t == napi_null || t == napi_undefined)) {
       *data = nullptr;
       *len = 0;
+      if (given != nullptr) *given = false;
       return true;
     }
   }
@@ -107,8 +105,8 @@ bool ValueBytes(napi_env env, napi_value v, const char* name, bool allow_null, u
   return false;
 }
 
-bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* name, bool allow_null, uint8_t** data, size_t* len) {
-  return ValueBytes(info.Env(), info[i], name, allow_null, data, len);
+bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* name, bool allow_null, uint8_t** data, size_t* len, bool* given) {
+  return ValueBytes(info.Env(), info[i], name, allow_null, data, len, given);
 }
 
 }  // namespace kvms390

@@ -119,19 +119,31 @@ Napi::Value MmapGuest(const Napi::CallbackInfo& info) {
   return Mapping::New(env, reinterpret_cast<void*>(aligned), static_cast<size_t>(size));
 }
 
-// The vcpu's shared kvm_run area (size from KVM_GET_VCPU_MMAP_SIZE).
+// True when `fd` is a KVM vcpu: an anonymous inode the kernel names "kvm-vcpu:<id>". Any other
+// file could be shorter than the mapping, and touching a page past its end raises SIGBUS.
+static bool IsVcpuFd(int fd) {
+  char link[64];
+  std::string path = "/proc/self/fd/" + std::to_string(fd);
+  ssize_t n = readlink(path.c_str(), link, sizeof link - 1);
+  if (n < 0) return false;
+  link[n] = '\0';
+  return std::strncmp(link, "anon_inode:kvm-vcpu:", 20) == 0;
+}
+
+// The vcpu's shared kvm_run area, exactly KVM_GET_VCPU_MMAP_SIZE bytes as /dev/kvm (kvmFd)
+// answers it: the size is never taken from JavaScript. -errno from that ioctl or mmap;
+// -ENODEV when vcpuFd is not a KVM vcpu.
 Napi::Value MmapVcpu(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd;
-  uint32_t size;
-  if (!ArgFd(info, 0, "vcpuFd", &fd) || !ArgU32(info, 1, "size", &size)) return env.Undefined();
-  if (size < sizeof(RunHead) || size > (64u << 20)) {
-    ThrowRangeError(env, "The \"size\" argument must cover the kvm_run header and be at most 64 MiB");
-    return env.Undefined();
-  }
-  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  int kvm_fd, fd;
+  if (!ArgFd(info, 0, "kvmFd", &kvm_fd) || !ArgFd(info, 1, "vcpuFd", &fd)) return env.Undefined();
+  long size = Ioctl(kvm_fd, ioctl::GET_VCPU_MMAP_SIZE, 0);
+  if (size < 0) return Result(env, size);
+  if (size < static_cast<long>(sizeof(RunHead)) || size > (64l << 20)) return Result(env, -EINVAL);
+  if (!IsVcpuFd(fd)) return Result(env, -ENODEV);
+  void* p = mmap(nullptr, static_cast<size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) return Result(env, -errno);
-  return Mapping::New(env, p, size);
+  return Mapping::New(env, p, static_cast<size_t>(size));
 }
 
 Napi::Value SetUserMemoryRegion(const Napi::CallbackInfo& info) {

@@ -25,14 +25,17 @@ namespace {
 // Points a copied descriptor at the caller's buffers. The kernel reads or writes at most
 // `size` bytes at buf and at most min(size, 16) bytes at old_addr (cmpxchg only; every
 // larger size is refused before old_addr is touched), so those are the bounds enforced.
-bool PointMemOp(napi_env env, MemOp* m, uint8_t* buf, size_t buf_len, uint8_t* old, size_t old_len) {
-  if (buf != nullptr && buf_len < m->size) {
-    ThrowRangeError(env, "The \"buf\" argument is shorter than the descriptor's size");
+// A given buffer must hold them: an empty, detached or shrunk view is refused here rather
+// than passed on as a NULL pointer. Only null/undefined (not given) mean NULL.
+bool PointMemOp(napi_env env, MemOp* m, uint8_t* buf, size_t buf_len, bool buf_given, uint8_t* old, size_t old_len,
+                bool old_given) {
+  if (buf_given && buf_len < m->size) {
+    ThrowBufferOutOfBounds(env, "The \"buf\" argument holds fewer bytes than the descriptor's size (detached or shrunk?)");
     return false;
   }
   size_t old_need = m->size < memop::CMPXCHG_MAX_SIZE ? m->size : memop::CMPXCHG_MAX_SIZE;
-  if (old != nullptr && old_len < old_need) {
-    ThrowRangeError(env, "The \"old\" argument is shorter than min(size, 16)");
+  if (old_given && old_len < old_need) {
+    ThrowBufferOutOfBounds(env, "The \"old\" argument holds fewer bytes than min(size, 16) (detached or shrunk?)");
     return false;
   }
   m->buf = reinterpret_cast<uintptr_t>(buf);
@@ -48,15 +51,17 @@ bool BuildMemOp(const Napi::CallbackInfo& info, int* fd, MemOp* m) {
   size_t buf_len;
   uint8_t* old;
   size_t old_len;
+  bool buf_given, old_given;
   if (!ArgFd(info, 0, "fd", fd) || !ArgBytes(info, 1, "desc", false, &desc, &desc_len) ||
-      !ArgBytes(info, 2, "buf", true, &buf, &buf_len) || !ArgBytes(info, 3, "old", true, &old, &old_len))
+      !ArgBytes(info, 2, "buf", true, &buf, &buf_len, &buf_given) ||
+      !ArgBytes(info, 3, "old", true, &old, &old_len, &old_given))
     return false;
   if (desc_len != sizeof(MemOp)) {
     ThrowRangeError(info.Env(), "The \"desc\" argument must be 64 bytes long");
     return false;
   }
   std::memcpy(m, desc, sizeof *m);
-  return PointMemOp(info.Env(), m, buf, buf_len, old, old_len);
+  return PointMemOp(info.Env(), m, buf, buf_len, buf_given, old, old_len, old_given);
 }
 
 // A channel's descriptor block. The ArrayBuffer JS sees and the bound function each hold a
@@ -88,10 +93,11 @@ napi_value ChannelMemOp(napi_env env, napi_callback_info info) {
   size_t buf_len;
   uint8_t* old = nullptr;
   size_t old_len = 0;
+  bool buf_given, old_given = false;
   // Missing arguments read as undefined: fd and buf are then refused, old is NULL.
-  if (!ValueFd(env, argv[0], "fd", &fd) || !ValueBytes(env, argv[1], "buf", true, &buf, &buf_len) ||
-      (argc >= 3 && !ValueBytes(env, argv[2], "old", true, &old, &old_len)) ||
-      !PointMemOp(env, &m, buf, buf_len, old, old_len))
+  if (!ValueFd(env, argv[0], "fd", &fd) || !ValueBytes(env, argv[1], "buf", true, &buf, &buf_len, &buf_given) ||
+      (argc >= 3 && !ValueBytes(env, argv[2], "old", true, &old, &old_len, &old_given)) ||
+      !PointMemOp(env, &m, buf, buf_len, buf_given, old, old_len, old_given))
     return nullptr;
   int r = ::ioctl(fd, ioctl::S390_MEM_OP, &m);
   napi_value result;

@@ -139,14 +139,20 @@ export class AccessException extends Error {
 }
 
 /**
- * The Node-style codes of argument errors.
+ * The Node-style codes of argument errors. `ERR_BUFFER_OUT_OF_BOUNDS`: a buffer that held
+ * enough bytes when the call began no longer does where it is used (detached or shrunk).
  *
  * @example
  * ```ts
  * const code: ArgErrorCode = 'ERR_OUT_OF_RANGE';
  * ```
  */
-export type ArgErrorCode = 'ERR_OUT_OF_RANGE' | 'ERR_INVALID_ARG_TYPE' | 'ERR_BUFFER_TOO_SMALL' | 'ERR_INVALID_ARG_VALUE';
+export type ArgErrorCode =
+  | 'ERR_OUT_OF_RANGE'
+  | 'ERR_INVALID_ARG_TYPE'
+  | 'ERR_BUFFER_TOO_SMALL'
+  | 'ERR_INVALID_ARG_VALUE'
+  | 'ERR_BUFFER_OUT_OF_BOUNDS';
 
 /**
  * An argument out of range, refused before any ioctl, with a Node-style `code`.
@@ -161,16 +167,17 @@ export type ArgErrorCode = 'ERR_OUT_OF_RANGE' | 'ERR_INVALID_ARG_TYPE' | 'ERR_BU
  * ```
  */
 export class ArgumentRangeError extends RangeError {
-  /** The Node-style code: 'ERR_OUT_OF_RANGE', 'ERR_BUFFER_TOO_SMALL', 'ERR_INVALID_ARG_VALUE'. */
+  /** The Node-style code: 'ERR_OUT_OF_RANGE', 'ERR_BUFFER_TOO_SMALL', 'ERR_INVALID_ARG_VALUE', 'ERR_BUFFER_OUT_OF_BOUNDS'. */
   readonly code: ArgErrorCode;
   /**
    * An ArgumentRangeError with a Node-style code.
    *
    * @param code - The Node-style code.
    * @param message - What was wrong, with the value received.
+   * @param options - `cause`: the error that made the argument unusable (a throwing getter).
    */
-  constructor(code: ArgErrorCode, message: string) {
-    super(message);
+  constructor(code: ArgErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.code = code;
   }
 }
@@ -194,9 +201,21 @@ export class ArgumentTypeError extends TypeError {
    * An ArgumentTypeError ('ERR_INVALID_ARG_TYPE').
    *
    * @param message - What was wrong, with the value received.
+   * @param options - `cause`: the error that made the argument unusable (a throwing getter).
    */
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.code = 'ERR_INVALID_ARG_TYPE';
   }
+}
+
+/**
+ * The error both backends throw when a buffer was detached or shrunk between the argument
+ * check and the access (the addon throws a RangeError with the same code).
+ */
+export function bufferOutOfBounds(name: string, holds: number, size: number): ArgumentRangeError {
+  return new ArgumentRangeError(
+    'ERR_BUFFER_OUT_OF_BOUNDS',
+    `"${name}" holds ${holds} bytes where the access needs ${size}: its ArrayBuffer was detached or shrunk during the call`,
+  );
 }

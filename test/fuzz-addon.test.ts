@@ -23,7 +23,7 @@ try {
   skipReason = `addon not loadable: ${String((err as Error).message).split('\n')[1] ?? err}`;
 }
 
-const ADDON_ERROR_CODES = new Set(['ERR_INVALID_ARG_TYPE', 'ERR_OUT_OF_RANGE', 'ERR_INVALID_STATE']);
+const ADDON_ERROR_CODES = new Set(['ERR_INVALID_ARG_TYPE', 'ERR_OUT_OF_RANGE', 'ERR_INVALID_STATE', 'ERR_BUFFER_OUT_OF_BOUNDS']);
 
 function typedAddonError(err: unknown): string {
   if ((err instanceof TypeError || err instanceof RangeError || err instanceof Error) && typeof (err as { code?: unknown }).code === 'string') {
@@ -45,7 +45,7 @@ const SIGNATURES: Record<string, Slot[]> = {
   getVcpuMmapSize: ['fd'],
   createVcpu: ['fd', 'u32'],
   mmapGuest: ['size'],
-  mmapVcpu: ['fd', 'u32'],
+  mmapVcpu: ['fd', 'fd'],
   setUserMemoryRegion: ['fd', 'u32', 'u32', 'u64', 'mapping'],
   run: ['fd'],
   reset: ['fd', 'reset'],

@@ -4,10 +4,19 @@
 import fc from 'fast-check';
 import { KvmError } from '../src/errors.js';
 
+/** An integer environment variable, or `fallback` when unset; anything else stops the run. */
+function integerEnv(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = /^(0x[0-9a-f]+|-?[0-9]+)$/i.test(text.trim()) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(value)) throw new Error(`${name}="${text}" is not an integer`);
+  return value;
+}
+
 /** FUZZ_SEED (decimal or 0x…) or a fixed default so `npm test` is reproducible. */
-export const FUZZ_SEED = process.env.FUZZ_SEED !== undefined && process.env.FUZZ_SEED !== '' ? Number(process.env.FUZZ_SEED) | 0 : 0x6b766d;
+export const FUZZ_SEED = integerEnv('FUZZ_SEED', 0x6b766d) | 0;
 /** FUZZ_RUNS: cases per property. `npm test` runs the short default. */
-export const FUZZ_RUNS = process.env.FUZZ_RUNS !== undefined && process.env.FUZZ_RUNS !== '' ? Number(process.env.FUZZ_RUNS) : 0;
+export const FUZZ_RUNS = integerEnv('FUZZ_RUNS', 0);
 
 export function runsFor(defaultRuns: number): number {
   return FUZZ_RUNS > 0 ? FUZZ_RUNS : defaultRuns;
@@ -169,7 +178,7 @@ export function materialize(spec: BufferSpec, fill: number): Materialized {
   }
 }
 
-const ERR_CODES = new Set(['ERR_OUT_OF_RANGE', 'ERR_INVALID_ARG_TYPE', 'ERR_BUFFER_TOO_SMALL', 'ERR_INVALID_ARG_VALUE']);
+const ERR_CODES = new Set(['ERR_OUT_OF_RANGE', 'ERR_INVALID_ARG_TYPE', 'ERR_BUFFER_TOO_SMALL', 'ERR_INVALID_ARG_VALUE', 'ERR_BUFFER_OUT_OF_BOUNDS']);
 
 /** Returns a short label when `err` is a typed error of this library; otherwise throws. */
 export function typedError(err: unknown): string {

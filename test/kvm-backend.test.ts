@@ -1,7 +1,9 @@
 // The real backend on whatever host runs the tests: loading the addon, the reasons KVM is
 // unusable, argument checks at the native boundary, and the memop ioctl going all the way to
 // the kernel on a non-KVM fd. Tests that need s390x KVM skip with "no KVM: <why>".
-import { existsSync, openSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { CAP, ERRNO, KEYOP, MEMOP, MEMOP_F, GET_SKEYS_NONE, PGM } from '../src/abi/constants.js';
 import { KvmError } from '../src/errors.js';
@@ -41,6 +43,32 @@ function expectKvmError(fn: () => unknown, code: string, words: RegExp): KvmErro
   return e;
 }
 
+/**
+ * Runs `load` in a fresh module graph with KVM_S390_ADDON=file and returns what it threw
+ * (classes of a fresh graph differ from ours: compared by name).
+ */
+async function withAddonOverride(
+  file: string,
+  load: (fresh: { loader: typeof import('../src/kvm/loader.js'); backend: typeof import('../src/kvm/backend.js') }) => unknown,
+): Promise<{ name: string; errno: number; message: string }> {
+  const saved = process.env.KVM_S390_ADDON;
+  process.env.KVM_S390_ADDON = file;
+  try {
+    vi.resetModules();
+    const fresh = { loader: await import('../src/kvm/loader.js'), backend: await import('../src/kvm/backend.js') };
+    try {
+      load(fresh);
+    } catch (e) {
+      return { name: (e as Error).name, errno: (e as { errno: number }).errno, message: (e as Error).message };
+    }
+    throw new Error(`${file} loaded`);
+  } finally {
+    if (saved === undefined) delete process.env.KVM_S390_ADDON;
+    else process.env.KVM_S390_ADDON = saved;
+    vi.resetModules();
+  }
+}
+
 describe('loading the addon', () => {
   it('loads through node-gyp-build and exposes every function', () => {
     for (const name of ['openDevice', 'close', 'checkExtension', 'createVm', 'createVcpu', 'mmapGuest', 'mmapVcpu', 'memop', 'memopLoop', 'getSkeys', 'setSkeys', 'keyop', 'getSregs', 'setSregs', 'run', 'reset', 'getIrqState', 'setIrqState', 'abi'] as const) {
@@ -49,28 +77,12 @@ describe('loading the addon', () => {
   });
 
   it('explains a failed load in words and names what to do', async () => {
-    const saved = process.env.KVM_S390_ADDON;
-    process.env.KVM_S390_ADDON = '/nonexistent/kvm_s390.node';
-    try {
-      vi.resetModules();
-      const fresh = await import('../src/kvm/loader.js');
-      let err: unknown;
-      try {
-        fresh.loadAddon();
-      } catch (e) {
-        err = e;
-      }
-      expect(err).toBeInstanceOf(fresh.AddonLoadError);
-      const msg = (err as Error).message;
-      expect(msg).toContain('KVM_S390_ADDON=/nonexistent/kvm_s390.node');
-      expect(msg).toContain('Cannot find module');
-      expect(msg).toContain('npm_config_build_from_source=true');
-      expect(msg).toContain(`${process.platform}-${process.arch}`);
-    } finally {
-      if (saved === undefined) delete process.env.KVM_S390_ADDON;
-      else process.env.KVM_S390_ADDON = saved;
-      vi.resetModules();
-    }
+    const { errno, message } = await withAddonOverride('/nonexistent/kvm_s390.node', (fresh) => fresh.loader.loadAddon());
+    expect(message).toContain('KVM_S390_ADDON=/nonexistent/kvm_s390.node');
+    expect(message).toContain('No such file or directory');
+    expect(errno).toBe(ERRNO.ENOENT);
+    expect(message).toContain('npm_config_build_from_source=true');
+    expect(message).toContain(`${process.platform}-${process.arch}`);
   });
 });
 
@@ -151,6 +163,75 @@ describe('KVM_S390_MEM_OP on a non-KVM fd reaches the kernel through the full pa
   });
 });
 
+describe('KVM_S390_ADDON loads native addons only, with a truthful errno', () => {
+  const loadWith = (file: string) => withAddonOverride(file, (fresh) => fresh.loader.loadAddon());
+
+  it('a JavaScript file is never run; a file that is not a shared object is ENOEXEC; a foreign one ELIBBAD', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kvm-s390-addon-'));
+    const marker = path.join(dir, 'ran');
+    const script = path.join(dir, 'evil.js');
+    writeFileSync(script, `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran'); module.exports = {};`);
+    const disguised = path.join(dir, 'evil.node');
+    writeFileSync(disguised, `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran'); module.exports = {};`);
+    expect((await loadWith(script)).errno).toBe(ERRNO.ENOEXEC);
+    expect((await loadWith(disguised)).errno).toBe(ERRNO.ENOEXEC);
+    expect(existsSync(marker)).toBe(false);
+    const libc = ['/lib/x86_64-linux-gnu/libc.so.6', '/lib/s390x-linux-gnu/libc.so.6', '/lib64/libc.so.6'].find((f) => existsSync(f));
+    if (libc !== undefined) {
+      const copy = path.join(dir, 'libc.node');
+      copyFileSync(libc, copy);
+      expect((await loadWith(copy)).errno).toBe(ERRNO.ELIBBAD);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('openKvmBackend reports the loader errno, not always ENOENT', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kvm-s390-addon-'));
+    const fake = path.join(dir, 'fake.node');
+    writeFileSync(fake, 'not an ELF file');
+    const { name, errno, message } = await withAddonOverride(fake, (fresh) => fresh.backend.openKvmBackend());
+    rmSync(dir, { recursive: true, force: true });
+    expect(name).toBe('KvmError');
+    expect(errno).toBe(ERRNO.ENOEXEC);
+    expect(message).toMatch(/load kvm_s390.node failed: ENOEXEC \(Could not load the kvm-s390 native addon/);
+  });
+});
+
+describe('mmapVcpu maps exactly what the kernel says a vcpu has', () => {
+  it('takes the size from KVM_GET_VCPU_MMAP_SIZE and maps vcpu fds only (a short file would SIGBUS)', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kvm-s390-mmap-'));
+    const short = openSync(path.join(dir, 'short'), 'w+');
+    writeFileSync(path.join(dir, 'short'), 'x');
+    const devNull = openSync('/dev/null', 'r+');
+    try {
+      // No size argument any more: /dev/null is no /dev/kvm, so there is no size to map.
+      expect(notTty).toContain(-(addon.mmapVcpu(devNull, short) as number));
+      const kvmFd = existsSync('/dev/kvm') ? addon.openDevice('/dev/kvm') : -1;
+      if (kvmFd >= 0) {
+        // A real /dev/kvm (any architecture) answers the size; a regular file is still refused.
+        expect(addon.mmapVcpu(kvmFd, short)).toBe(-ERRNO.ENODEV);
+        const vmFd = addon.createVm(kvmFd, 0);
+        const vcpuFd = vmFd >= 0 ? addon.createVcpu(vmFd, 0) : -1;
+        if (vcpuFd >= 0) {
+          const run = addon.mmapVcpu(kvmFd, vcpuFd);
+          if (typeof run === 'number') throw new Error(`mmapVcpu failed: ${run}`);
+          expect(run.size).toBe(addon.getVcpuMmapSize(kvmFd));
+          expect(() => run.readU64(run.size - 8)).not.toThrow();
+          expect(() => run.readU64(run.size)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+          run.unmap();
+          addon.close(vcpuFd);
+        }
+        if (vmFd >= 0) addon.close(vmFd);
+        addon.close(kvmFd);
+      }
+    } finally {
+      addon.close(devNull);
+      addon.close(short);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('every addon export survives any argument', () => {
   const detached = (n: number): Uint8Array => {
     const u = new Uint8Array(n);
@@ -199,10 +280,18 @@ describe('every addon export survives any argument', () => {
     try {
       const d = new MemOpDescriptor();
       const desc = d.fill({ op: MEMOP.ABSOLUTE_READ, gaddr: 0n, size: 64, flags: 0, buf: null, key: 0, ar: 0, sidaOffset: 0, old: null });
-      expect(() => addon.memop(fd, desc, new Uint8Array(63), null)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
-      expect(() => addon.memop(fd, desc, detached(64), null)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
-      expect(() => addon.memop(fd, desc, new Uint8Array(64), new Uint8Array(15))).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
-      expect(() => addon.memop(fd, detached(64), null, null)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+      // The same code the emulated backend throws for a buffer detached or shrunk mid-call.
+      const outOfBounds = expect.objectContaining({ code: 'ERR_BUFFER_OUT_OF_BOUNDS' });
+      expect(() => addon.memop(fd, desc, new Uint8Array(63), null)).toThrow(outOfBounds);
+      expect(() => addon.memop(fd, desc, detached(64), null)).toThrow(outOfBounds);
+      // An empty view for a non-zero size is refused, not handed to the kernel as NULL.
+      expect(() => addon.memop(fd, desc, new Uint8Array(0), null)).toThrow(outOfBounds);
+      const shrunk = new Uint8Array(new (ArrayBuffer as unknown as new (n: number, o: object) => ArrayBuffer)(64, { maxByteLength: 64 }), 0, 64);
+      (shrunk.buffer as ArrayBuffer & { resize(n: number): void }).resize(32); // the fixed-length view is now out of bounds
+      expect(() => addon.memop(fd, desc, shrunk, null)).toThrow(outOfBounds);
+      expect(() => addon.memop(fd, desc, new Uint8Array(64), new Uint8Array(15))).toThrow(outOfBounds);
+      expect(() => addon.memop(fd, desc, new Uint8Array(64), detached(16))).toThrow(outOfBounds);
+      expect(() => addon.memop(fd, detached(64), null, null)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
       expect(() => addon.getSkeys(fd, 0n, 10, new Uint8Array(9), 0)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
       // KEYOP's operation and key are single bytes of the struct: wider values are refused.
       expect(() => addon.keyop(fd, 0n, 256, 0)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
@@ -223,13 +312,18 @@ describe('every addon export survives any argument', () => {
       expect(channel.descriptor.length).toBe(64);
       const d = new MemOpDescriptor(channel.descriptor);
       d.fill({ op: MEMOP.ABSOLUTE_READ, gaddr: 0, size: 64, flags: 0, buf: null, key: 0, ar: 0, sidaOffset: 0, old: null });
-      expect(() => channel.memop(fd, new Uint8Array(63))).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+      // The same refusals as memop(): a buffer holding fewer bytes than the descriptor says
+      // (shorter, empty, detached) is ERR_BUFFER_OUT_OF_BOUNDS, as on the emulated backend.
+      const outOfBounds = expect.objectContaining({ code: 'ERR_BUFFER_OUT_OF_BOUNDS' });
+      expect(() => channel.memop(fd, new Uint8Array(63))).toThrow(outOfBounds);
+      expect(() => channel.memop(fd, new Uint8Array(0))).toThrow(outOfBounds);
       expect(notTty).toContain(-channel.memop(fd, new Uint8Array(64)));
       // A new size written into the shared bytes applies to the very next call.
       d.fill({ op: MEMOP.ABSOLUTE_READ, gaddr: 0, size: 8, flags: 0, buf: null, key: 0, ar: 0, sidaOffset: 0, old: null });
       expect(notTty).toContain(-channel.memop(fd, new Uint8Array(8)));
-      expect(() => channel.memop(fd, new Uint8Array(8), new Uint8Array(7))).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
-      expect(() => channel.memop(fd, detached(8))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+      expect(() => channel.memop(fd, new Uint8Array(8), new Uint8Array(7))).toThrow(outOfBounds);
+      expect(() => channel.memop(fd, detached(8))).toThrow(outOfBounds);
+      expect(() => channel.memop(fd, new Uint8Array(8), detached(8))).toThrow(outOfBounds);
       expect(() => channel.memop(fd, new Uint16Array(8) as unknown as Uint8Array)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
       expect(() => (channel.memop as (...a: unknown[]) => number)()).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
       expect(notTty).toContain(-channel.memop(fd, null, null));

@@ -289,6 +289,8 @@ export const ERRNO = {
   EIO: 5,
   /** Argument list too long (a memop above the size limit). */
   E2BIG: 7,
+  /** Exec format error (an addon file that is not a loadable binary for this host). */
+  ENOEXEC: 8,
   /** Bad file descriptor (also: a closed handle). */
   EBADF: 9,
   /** Resource temporarily unavailable. */
@@ -319,6 +321,8 @@ export const ERRNO = {
   EOPNOTSUPP: 95,
   /** No buffer space available. */
   ENOBUFS: 105,
+  /** Accessing a corrupted shared library (an addon file that is not this addon, or does not load). */
+  ELIBBAD: 80,
 } as const;
 /**
  * The name of one of the `ERRNO` values.

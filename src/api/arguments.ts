@@ -3,7 +3,11 @@
 // Node-style error code.
 import type { Flags64 } from '../abi/flags.js';
 import type { MemOpRequest } from '../contract.js';
+import { types } from 'node:util';
 import { ArgumentRangeError, ArgumentTypeError } from '../errors.js';
+import { byteLengthOf, isUint8Array, plainView } from '../typed-arrays.js';
+
+const { isProxy } = types;
 
 const U32_MAX = 0xffff_ffff;
 
@@ -14,7 +18,14 @@ function describe(value: unknown): string {
   if (typeof value === 'string') return `a string`;
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'symbol') return 'a symbol';
-  if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object'}`;
+  if (typeof value === 'object') {
+    if (isProxy(value)) return 'a Proxy';
+    try {
+      return `an instance of ${(value as { constructor?: { name?: unknown } }).constructor?.name ?? 'Object'}`;
+    } catch {
+      return 'an object whose constructor cannot be read';
+    }
+  }
   return typeof value;
 }
 
@@ -91,24 +102,18 @@ export function checkFlags(value: unknown, name: string): Flags64 {
   return checkU64(value, name);
 }
 
+/** A real Uint8Array or Buffer (subclasses too); a Proxy or a look-alike is refused. */
 export function checkBytes(value: unknown, name: string): Uint8Array {
-  if (!(value instanceof Uint8Array)) {
+  if (!isUint8Array(value)) {
     throw new ArgumentTypeError(`The "${name}" argument must be an instance of Uint8Array or Buffer. Received ${describe(value)}`);
   }
   return value;
 }
 
-/**
- * The bytes a Uint8Array really holds: 0 when its ArrayBuffer is detached (or a shrunk
- * resizable buffer left it out of bounds). Not `.length`: on Node 20, once some buffer has
- * been detached, V8 11.3's optimized code at a site that has seen SharedArrayBuffer- or
- * resizable-buffer-backed views can return a detached view's old length (test/fuzz.test.ts
- * found it; a memop then read zeros from, or wrote nothing to, a buffer that no longer
- * exists). `byteLength` (equal to the length for bytes) is computed with the detached check
- * in every case we could provoke (test/robustness.test.ts), and costs one load.
- */
-export function byteCount(bytes: Uint8Array): number {
-  return bytes.byteLength;
+/** The coded error for an argument whose properties cannot be read (a revoked Proxy, a throwing getter). */
+export function unreadable(name: string, cause: unknown): ArgumentTypeError {
+  const why = cause instanceof Error ? cause.message : 'a getter threw';
+  return new ArgumentTypeError(`The "${name}" argument could not be read: ${why}`, { cause });
 }
 
 /**
@@ -157,19 +162,26 @@ export function emptyMemOpRequest(): MemOpRequest {
  */
 export function checkMemOpDesc(d: unknown, out?: MemOpRequest): MemOpRequest {
   if (typeof d !== 'object' || d === null) throw notADescriptor(d);
-  // Every field is read once; the first test of each is the common valid case, written so
-  // that it needs no call (a u32 is a number equal to itself >>> 0); the full checks with
-  // their errors run only when it fails.
-  const desc = d as Record<string, unknown>;
-  const opIn = desc.op;
-  const sizeIn = desc.size;
-  const gaddrIn = desc.gaddr;
-  const flagsIn = desc.flags;
-  const bufIn = desc.buf;
-  const oldIn = desc.old;
-  const arIn = desc.ar;
-  const keyIn = desc.key;
-  const sidaIn = desc.sidaOffset;
+  // Every field is read exactly once, all before anything is checked: a getter that detaches
+  // or shrinks `buf`, or answers differently on a second read, then changes nothing below.
+  // The first test of each is the common valid case, written so that it needs no call (a u32
+  // is a number equal to itself >>> 0); the full checks with their errors run only when it fails.
+  let opIn: unknown, sizeIn: unknown, gaddrIn: unknown, flagsIn: unknown, bufIn: unknown;
+  let oldIn: unknown, arIn: unknown, keyIn: unknown, sidaIn: unknown;
+  try {
+    const desc = d as Record<string, unknown>;
+    opIn = desc.op;
+    sizeIn = desc.size;
+    gaddrIn = desc.gaddr;
+    flagsIn = desc.flags;
+    bufIn = desc.buf;
+    oldIn = desc.old;
+    arIn = desc.ar;
+    keyIn = desc.key;
+    sidaIn = desc.sidaOffset;
+  } catch (err) {
+    throw unreadable('descriptor', err);
+  }
   const op = typeof opIn === 'number' && opIn >>> 0 === opIn ? opIn : checkU32(opIn, 'descriptor.op');
   const size = typeof sizeIn === 'number' && sizeIn >>> 0 === sizeIn ? sizeIn : checkU32(sizeIn, 'descriptor.size');
   const gaddr = typeof gaddrIn === 'bigint' && gaddrIn <= MAX_SAFE && gaddrIn >= 0n ? smallBigIntToNumber(gaddrIn) : checkOptionalAddress(gaddrIn);
@@ -218,7 +230,7 @@ function checkOptionalAddress(value: unknown): number | bigint {
 
 function checkBytesOfSize(value: unknown, name: string, size: number): Uint8Array {
   const bytes = checkBytes(value, name);
-  const length = byteCount(bytes);
+  const length = byteLengthOf(bytes);
   if (length < size) {
     throw new ArgumentRangeError(
       'ERR_BUFFER_TOO_SMALL',
@@ -247,4 +259,42 @@ export function checkLength(value: unknown, name = 'length'): number {
 
 export function checkAccessKey(value: unknown): number | undefined {
   return value === undefined ? undefined : checkU8(value, 'options.key');
+}
+
+/**
+ * An options argument: absent (undefined) or an object. Its fields are read once each by
+ * readOption and checked after that, so a getter cannot change what was checked.
+ */
+export function checkOptions(value: unknown, name = 'options'): object | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null) {
+    throw new ArgumentTypeError(`The "${name}" argument must be an object. Received ${describe(value)}`);
+  }
+  return value;
+}
+
+/** `options[key]`, read once; a throwing getter or a revoked Proxy becomes a coded error. */
+export function readOption(options: object | undefined, key: string, name = 'options'): unknown {
+  if (options === undefined) return undefined;
+  try {
+    return (options as Record<string, unknown>)[key];
+  } catch (err) {
+    throw unreadable(name, err);
+  }
+}
+
+/** An optional boolean field: undefined or true/false, nothing else. */
+export function checkOptionalBoolean(value: unknown, name: string): boolean | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  throw new ArgumentTypeError(`The "${name}" argument must be of type boolean. Received ${describe(value)}`);
+}
+
+/**
+ * The bytes of `bytes` as they are now, as a plain Uint8Array over the same memory: what a
+ * backend receives when it must not look anything up on the caller's object. A detached
+ * buffer gives an empty view.
+ */
+export function snapshotBytes(bytes: Uint8Array): Uint8Array {
+  const length = byteLengthOf(bytes);
+  return length === 0 ? new Uint8Array(0) : plainView(bytes, 0, length);
 }

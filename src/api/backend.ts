@@ -1,10 +1,10 @@
 // openBackend and the public Backend: picks a backend handle and wraps it.
-import type { BackendHandle, BackendKind, KernelProfile } from '../contract.js';
+import type { BackendHandle, BackendKind, KernelProfile, VmOptions } from '../contract.js';
 import { KERNEL_PROFILES } from '../contract.js';
 import { EmulatedBackend } from '../emulated/backend.js';
 import { ArgumentRangeError, ArgumentTypeError, KvmError } from '../errors.js';
 import { openKvmBackend } from '../kvm/backend.js';
-import { checkInteger, checkU64 } from './arguments.js';
+import { checkInteger, checkOptionalBoolean, checkOptions, checkU64, readOption } from './arguments.js';
 import { Closable } from './handle-guard.js';
 import { Vm } from './vm.js';
 
@@ -125,16 +125,19 @@ export class Backend extends Closable {
    *
    * @param opts - The memory size (a multiple of 1 MiB) and guest facilities.
    * @returns The new VM; close it when done.
-   * @throws {@link ArgumentRangeError} `ERR_INVALID_ARG_VALUE` without options,
+   * @throws {@link ArgumentTypeError} `ERR_INVALID_ARG_TYPE` without options, for facilities
+   *   that are not booleans or options that cannot be read; {@link ArgumentRangeError}
    *   `ERR_OUT_OF_RANGE` for a size that is not a u64; {@link KvmError} `EINVAL` for a size that
    *   is 0 or not a multiple of 1 MiB, `ENOMEM` when the host cannot provide it, `EBADF` after
    *   `close()`.
    */
   createVm(opts: CreateVmOptions): Vm {
-    if (typeof opts !== 'object' || opts === null) throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', 'createVm needs { memorySize }');
-    const memorySize = checkU64(opts.memorySize, 'memorySize');
+    if (typeof opts !== 'object' || opts === null) throw new ArgumentTypeError('The "options" argument must be an object: createVm needs { memorySize }');
+    const memorySizeValue = readOption(opts, 'memorySize');
+    const facilitiesValue = readOption(opts, 'facilities');
+    const memorySize = checkU64(memorySizeValue, 'memorySize');
+    const facilities = checkFacilities(facilitiesValue);
     this.assertOpen('KVM_CREATE_VM');
-    const facilities = opts.facilities === undefined ? undefined : { edat1: opts.facilities.edat1 !== false, edat2: opts.facilities.edat2 !== false };
     const model = { profile: this.#handle.profile, likely: this.#handle.kind === 'kvm' };
     return new Vm(this.#handle.createVm({ memorySize, facilities }), memorySize, model);
   }
@@ -158,18 +161,26 @@ export class Backend extends Closable {
   }
 }
 
+/** `facilities`: absent, or an object whose edat1/edat2 are absent or booleans (absent = present). */
+function checkFacilities(value: unknown): VmOptions['facilities'] {
+  if (value === undefined) return undefined;
+  const facilities = checkOptions(value, 'facilities');
+  const edat1 = checkOptionalBoolean(readOption(facilities, 'edat1', 'facilities'), 'facilities.edat1');
+  const edat2 = checkOptionalBoolean(readOption(facilities, 'edat2', 'facilities'), 'facilities.edat2');
+  return { edat1: edat1 !== false, edat2: edat2 !== false };
+}
+
 function fromEnvironment(name: string): string | undefined {
   const value = process.env[name];
   return value === undefined || value === '' ? undefined : value;
 }
 
+/** The emulated machine's facilities (`openBackend({ machine })`), each field read once. */
 function machineFacilities(machine: unknown): { edat1: boolean; edat2: boolean } {
   if (machine === undefined) return { edat1: true, edat2: true };
   if (typeof machine !== 'object' || machine === null) throw new ArgumentTypeError('The "machine" option must be an object like { edat1, edat2 }');
-  const { edat1, edat2 } = machine as { edat1?: unknown; edat2?: unknown };
-  for (const [name, v] of [['edat1', edat1], ['edat2', edat2]] as const) {
-    if (v !== undefined && typeof v !== 'boolean') throw new ArgumentTypeError(`The "machine.${name}" option must be a boolean`);
-  }
+  const edat1 = checkOptionalBoolean(readOption(machine, 'edat1', 'machine'), 'machine.edat1');
+  const edat2 = checkOptionalBoolean(readOption(machine, 'edat2', 'machine'), 'machine.edat2');
   return { edat1: edat1 !== false, edat2: edat1 !== false && edat2 !== false };
 }
 
@@ -193,19 +204,25 @@ function checkProfile(profile: unknown): KernelProfile {
  * @throws {@link KvmError} for kind 'kvm' when real KVM is unusable, with the reason and what
  *   to do (`ENOENT` no /dev/kvm or no addon, `EACCES` not in the kvm group, `ENODEV` not s390x,
  *   `ENOSYS` not Linux or under qemu-user); {@link ArgumentRangeError} `ERR_INVALID_ARG_VALUE`
- *   for an unknown kind or profile (also from the environment variables).
+ *   for an unknown kind or profile (also from the environment variables);
+ *   {@link ArgumentTypeError} `ERR_INVALID_ARG_TYPE` for options that are not an object or
+ *   whose properties cannot be read.
  * @example
  * ```ts
  * const backend = openBackend({ kind: 'emulated', profile: 'v5.18' });
  * const vm = backend.createVm({ memorySize: 16 << 20 });
  * ```
  */
-export function openBackend(opts: OpenBackendOptions = {}): Backend {
-  const kind = opts.kind ?? fromEnvironment(BACKEND_ENV) ?? 'auto';
-  const profile = checkProfile(opts.profile);
+export function openBackend(opts?: OpenBackendOptions): Backend {
+  // Each option read once: a getter cannot answer one thing to the check and another later.
+  const options = checkOptions(opts);
+  const kindValue = readOption(options, 'kind');
+  const profile = checkProfile(readOption(options, 'profile'));
+  const machineValue = readOption(options, 'machine');
+  const kind = kindValue ?? fromEnvironment(BACKEND_ENV) ?? 'auto';
   switch (kind) {
     case 'emulated':
-      return new Backend(new EmulatedBackend(profile, opts.kind === undefined ? `${BACKEND_ENV}=emulated` : 'requested explicitly', machineFacilities(opts.machine)));
+      return new Backend(new EmulatedBackend(profile, kindValue === undefined ? `${BACKEND_ENV}=emulated` : 'requested explicitly', machineFacilities(machineValue)));
     case 'kvm':
       return new Backend(openKvmBackend());
     case 'auto':
@@ -213,12 +230,12 @@ export function openBackend(opts: OpenBackendOptions = {}): Backend {
         return new Backend(openKvmBackend());
       } catch (err) {
         if (!(err instanceof KvmError)) throw err;
-        return new Backend(new EmulatedBackend(profile, `real KVM unusable: ${err.message}`, machineFacilities(opts.machine)));
+        return new Backend(new EmulatedBackend(profile, `real KVM unusable: ${err.message}`, machineFacilities(machineValue)));
       }
     default:
       throw new ArgumentRangeError(
         'ERR_INVALID_ARG_VALUE',
-        `${opts.kind === undefined ? `$${BACKEND_ENV}` : 'kind'} must be 'auto', 'kvm' or 'emulated'; got ${JSON.stringify(kind)}`,
+        `${kindValue === undefined ? `$${BACKEND_ENV}` : 'kind'} must be 'auto', 'kvm' or 'emulated'; got ${JSON.stringify(kind)}`,
       );
   }
 }

@@ -1,6 +1,6 @@
 // The public vcpu: state, logical memops and SIDA through the contract, once for every backend.
 import { MEMOP, MEMOP_F, MEM_OP_MAX_SIZE, NUM_ACRS, NUM_CRS, PAGE_SIZE } from '../abi/constants.js';
-import type { ProgramInterrupt, ResetKind, VcpuHandle, VcpuState, VcpuStateUpdate } from '../contract.js';
+import type { ProgramInterrupt, Psw, ResetKind, VcpuHandle, VcpuState, VcpuStateUpdate } from '../contract.js';
 import { ArgumentRangeError, ArgumentTypeError, type AccessException } from '../errors.js';
 import { accessException } from './access-exception.js';
 import { chunkAddress, splitAccess, type RefusedChunk } from './chunked.js';
@@ -12,9 +12,13 @@ import {
   emptyMemOpRequest,
   checkU32,
   checkU64,
+  checkOptions,
   checkU8,
+  readOption,
+  unreadable,
   type MemOpDesc,
 } from './arguments.js';
+import { byteLengthOf, plainView } from '../typed-arrays.js';
 import type { MemOpTarget } from '../emulated/refusals.js';
 import { Closable } from './handle-guard.js';
 import { GUESSED_MODEL, memopRefused, type RefusalModel } from './refusal.js';
@@ -52,17 +56,59 @@ export interface LogicalAccessOptions {
   inject?: boolean;
 }
 
-function logicalFields(opts: LogicalAccessOptions): { flags: number; key: number; ar: number } {
-  const key = checkAccessKey(opts.key);
-  const ar = opts.ar === undefined ? 0 : checkU8(opts.ar, 'options.ar');
-  const flags = (key === undefined ? 0 : MEMOP_F.SKEY_PROTECTION) | (opts.inject === true ? MEMOP_F.INJECT_EXCEPTION : 0);
-  return { flags, key: key ?? 0, ar };
+interface LogicalFields {
+  flags: number;
+  key: number;
+  ar: number;
+  /** The access key as given (undefined: no key checking), for the exception's words. */
+  accessKey: number | undefined;
 }
 
+/** The options of a logical access, each field read once, then checked. */
+function logicalFields(opts: unknown): LogicalFields {
+  const options = checkOptions(opts);
+  const keyValue = readOption(options, 'key');
+  const arValue = readOption(options, 'ar');
+  const injectValue = readOption(options, 'inject');
+  const accessKey = checkAccessKey(keyValue);
+  const ar = arValue === undefined ? 0 : checkU8(arValue, 'options.ar');
+  const flags = (accessKey === undefined ? 0 : MEMOP_F.SKEY_PROTECTION) | (injectValue === true ? MEMOP_F.INJECT_EXCEPTION : 0);
+  return { flags, key: accessKey ?? 0, ar, accessKey };
+}
+
+/**
+ * A register array snapshot: `value.length` and each element read once, by index (holes read
+ * as undefined and are refused), never through map() or another method a subclass or Proxy
+ * could redirect.
+ */
 function checkRegisterArray<T>(value: unknown, name: string, check: (v: unknown, n: string) => T, count: number): T[] {
-  if (!Array.isArray(value)) throw new ArgumentTypeError(`The "${name}" argument must be an array of ${count} values`);
-  if (value.length !== count) throw new ArgumentRangeError('ERR_OUT_OF_RANGE', `"${name}" must hold exactly ${count} values, not ${value.length}`);
-  return value.map((v, i) => check(v, `${name}[${i}]`));
+  const elements: unknown[] = new Array<unknown>(count);
+  let length: unknown;
+  try {
+    // Array.isArray throws for a revoked Proxy.
+    if (!Array.isArray(value)) throw new ArgumentTypeError(`The "${name}" argument must be an array of ${count} values`);
+    length = value.length;
+    if (length === count) for (let i = 0; i < count; i++) elements[i] = value[i];
+  } catch (err) {
+    throw err instanceof ArgumentTypeError ? err : unreadable(name, err);
+  }
+  if (length !== count) throw new ArgumentRangeError('ERR_OUT_OF_RANGE', `"${name}" must hold exactly ${count} values, not ${String(length)}`);
+  const checked: T[] = [];
+  for (let i = 0; i < count; i++) checked.push(check(elements[i], `${name}[${i}]`));
+  return checked;
+}
+
+/** The PSW of an update, its two fields read once (their values are judged by checkPsw). */
+function snapshotPsw(value: unknown): Psw {
+  if (typeof value !== 'object' || value === null) throw new ArgumentTypeError('The "psw" argument must be { mask, addr }');
+  let mask: unknown, addr: unknown;
+  try {
+    mask = (value as Record<string, unknown>).mask;
+    addr = (value as Record<string, unknown>).addr;
+  } catch (err) {
+    throw unreadable('psw', err);
+  }
+  return { mask: checkU64(mask, 'psw.mask'), addr: checkU64(addr, 'psw.addr') };
 }
 
 /**
@@ -186,14 +232,16 @@ export class Vcpu extends Closable {
    */
   setState(update: VcpuStateChange): void {
     if (typeof update !== 'object' || update === null) throw new ArgumentTypeError('The "update" argument must be an object');
+    // Each field once, then every check, then the one call: a failed check changes nothing.
+    const psw = readOption(update, 'psw', 'update');
+    const cr = readOption(update, 'cr', 'update');
+    const ar = readOption(update, 'ar', 'update');
+    const prefix = readOption(update, 'prefix', 'update');
     const checked: VcpuStateUpdate = {};
-    if (update.psw !== undefined) {
-      if (typeof update.psw !== 'object' || update.psw === null) throw new ArgumentTypeError('The "psw" argument must be { mask, addr }');
-      checked.psw = { mask: checkU64(update.psw.mask, 'psw.mask'), addr: checkU64(update.psw.addr, 'psw.addr') };
-    }
-    if (update.cr !== undefined) checked.cr = checkRegisterArray(update.cr, 'cr', checkU64, NUM_CRS);
-    if (update.ar !== undefined) checked.ar = checkRegisterArray(update.ar, 'ar', checkU32, NUM_ACRS);
-    if (update.prefix !== undefined) checked.prefix = checkU32(update.prefix, 'prefix');
+    if (psw !== undefined) checked.psw = snapshotPsw(psw);
+    if (cr !== undefined) checked.cr = checkRegisterArray(cr, 'cr', checkU64, NUM_CRS);
+    if (ar !== undefined) checked.ar = checkRegisterArray(ar, 'ar', checkU32, NUM_ACRS);
+    if (prefix !== undefined) checked.prefix = checkU32(prefix, 'prefix');
     if (checked.psw !== undefined) checkPsw(checked.psw.mask, checked.psw.addr);
     if (checked.prefix !== undefined) checkPrefix(checked.prefix, this.#memorySize);
     this.assertOpen('KVM_SET_SREGS');
@@ -252,20 +300,20 @@ export class Vcpu extends Closable {
    * const bytes = vcpu.read(0x7f0000000010n, 3);
    * ```
    */
-  read(gaddr: number | bigint, length: number, opts: LogicalAccessOptions = {}): Uint8Array {
+  read(gaddr: number | bigint, length: number, opts?: LogicalAccessOptions): Uint8Array {
+    const { accessKey, ...fields } = logicalFields(opts);
     const addr = checkU64(gaddr, 'gaddr');
     const size = checkLength(length);
-    const fields = logicalFields(opts);
     const buf = new Uint8Array(size);
     if (size <= MEM_OP_MAX_SIZE) {
       const r = this.memop({ op: MEMOP.LOGICAL_READ, gaddr: addr, size, buf, ...fields });
-      if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'fetch', gaddr: addr, length: size, key: opts.key, space: 'logical' });
+      if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'fetch', gaddr: addr, length: size, key: accessKey, space: 'logical' });
       return buf;
     }
     const refused = splitAccess(size, (offset, n) =>
-      this.memop({ op: MEMOP.LOGICAL_READ, gaddr: chunkAddress(addr, offset), size: n, buf: buf.subarray(offset, offset + n), ...fields }),
+      this.memop({ op: MEMOP.LOGICAL_READ, gaddr: chunkAddress(addr, offset), size: n, buf: plainView(buf, offset, n), ...fields }),
     );
-    if (refused) throw this.#chunkRefused(refused, addr, 'fetch', opts.key);
+    if (refused) throw this.#chunkRefused(refused, addr, 'fetch', accessKey);
     return buf;
   }
 
@@ -286,20 +334,21 @@ export class Vcpu extends Closable {
    * vcpu.write(0x7f0000000010n, Uint8Array.of(1, 2, 3));
    * ```
    */
-  write(gaddr: number | bigint, data: Uint8Array, opts: LogicalAccessOptions = {}): void {
+  write(gaddr: number | bigint, data: Uint8Array, opts?: LogicalAccessOptions): void {
+    const { accessKey, ...fields } = logicalFields(opts);
     const addr = checkU64(gaddr, 'gaddr');
     const buf = checkBytes(data, 'data');
-    const fields = logicalFields(opts);
-    const size = buf.length;
+    const size = byteLengthOf(buf);
     if (size <= MEM_OP_MAX_SIZE) {
       const r = this.memop({ op: MEMOP.LOGICAL_WRITE, gaddr: addr, size, buf, ...fields });
-      if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'store', gaddr: addr, length: size, key: opts.key, space: 'logical' });
+      if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'store', gaddr: addr, length: size, key: accessKey, space: 'logical' });
       return;
     }
+    // plainView, not buf.subarray: a subclass's species constructor would run our caller's code.
     const refused = splitAccess(size, (offset, n) =>
-      this.memop({ op: MEMOP.LOGICAL_WRITE, gaddr: chunkAddress(addr, offset), size: n, buf: buf.subarray(offset, offset + n), ...fields }),
+      this.memop({ op: MEMOP.LOGICAL_WRITE, gaddr: chunkAddress(addr, offset), size: n, buf: plainView(buf, offset, n), ...fields }),
     );
-    if (refused) throw this.#chunkRefused(refused, addr, 'store', opts.key);
+    if (refused) throw this.#chunkRefused(refused, addr, 'store', accessKey);
   }
 
   #chunkRefused(refused: RefusedChunk, addr: bigint, mode: 'fetch' | 'store', key: number | undefined): AccessException {
@@ -323,15 +372,15 @@ export class Vcpu extends Closable {
    * vcpu.check(0x80000000n, 8, 'write'); // 4 on a DAT-protected page
    * ```
    */
-  check(gaddr: number | bigint, length: number, mode: 'read' | 'write', opts: LogicalAccessOptions = {}): number {
+  check(gaddr: number | bigint, length: number, mode: 'read' | 'write', opts?: LogicalAccessOptions): number {
+    const { flags, key, ar } = logicalFields(opts);
     const op = mode === 'read' ? MEMOP.LOGICAL_READ : mode === 'write' ? MEMOP.LOGICAL_WRITE : undefined;
     if (op === undefined) throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `mode must be 'read' or 'write'`);
-    const fields = logicalFields(opts);
     const addr = checkU64(gaddr, 'gaddr');
     const size = checkLength(length);
-    const flags = fields.flags | MEMOP_F.CHECK_ONLY;
-    if (size <= MEM_OP_MAX_SIZE) return this.memop({ op, gaddr: addr, size, ...fields, flags });
-    return splitAccess(size, (offset, n) => this.memop({ op, gaddr: chunkAddress(addr, offset), size: n, ...fields, flags }))?.code ?? 0;
+    const checkFlags = flags | MEMOP_F.CHECK_ONLY;
+    if (size <= MEM_OP_MAX_SIZE) return this.memop({ op, gaddr: addr, size, key, ar, flags: checkFlags });
+    return splitAccess(size, (offset, n) => this.memop({ op, gaddr: chunkAddress(addr, offset), size: n, key, ar, flags: checkFlags }))?.code ?? 0;
   }
 
   /**
@@ -368,7 +417,7 @@ export class Vcpu extends Closable {
    */
   writeSida(offset: number, data: Uint8Array): void {
     const buf = checkBytes(data, 'data');
-    this.memop({ op: MEMOP.SIDA_WRITE, size: buf.length, buf, sidaOffset: checkU32(offset, 'offset') });
+    this.memop({ op: MEMOP.SIDA_WRITE, size: byteLengthOf(buf), buf, sidaOffset: checkU32(offset, 'offset') });
   }
 
   /**

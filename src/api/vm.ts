@@ -10,15 +10,23 @@ import {
   checkInteger,
   checkLength,
   checkMemOpDesc,
+  checkOptionalBoolean,
+  checkOptions,
   emptyMemOpRequest,
   checkU32,
   checkU64,
+  readOption,
+  snapshotBytes,
   checkU8,
   type MemOpDesc,
 } from './arguments.js';
+import { byteLengthOf, copyInto, plainView } from '../typed-arrays.js';
 import { Closable } from './handle-guard.js';
 import { GUESSED_MODEL, keyopRefused, memopRefused, skeysRefused, type RefusalModel } from './refusal.js';
 import { Vcpu, type VcpuCreateOptions } from './vcpu.js';
+
+/** A protected vcpu's SIDA holds 1..256 pages (the SIE block's sidad size field is a byte). */
+const MAX_SIDA_PAGES = 256;
 
 /**
  * Options of the absolute helpers.
@@ -154,10 +162,11 @@ export class Vm extends Closable {
    * vm.getStorageKeys(0x100, 1); // Uint8Array [0x38]
    * ```
    */
-  getStorageKeys(startGfn: number | bigint, count: number, opts: SkeysOptions = {}): Uint8Array | null {
+  getStorageKeys(startGfn: number | bigint, count: number, opts?: SkeysOptions): Uint8Array | null {
+    const flagsValue = readOption(checkOptions(opts), 'flags');
     const gfn = checkU64(startGfn, 'startGfn');
     checkInteger(count, 'count', 0, Number.MAX_SAFE_INTEGER);
-    const flags = opts.flags === undefined ? 0 : checkU32(opts.flags, 'options.flags');
+    const flags = flagsValue === undefined ? 0 : checkU32(flagsValue, 'options.flags');
     this.assertOpen('KVM_S390_GET_SKEYS');
     const out = new Uint8Array(count >= 1 && count <= SKEYS_MAX ? count : 0);
     const r = this.#handle.getStorageKeys(gfn, count, out, flags);
@@ -180,13 +189,15 @@ export class Vm extends Closable {
    * vm.setStorageKeys(0x100, Uint8Array.of(0x38)); // page 0x100000: ACC 3, fetch-protected
    * ```
    */
-  setStorageKeys(startGfn: number | bigint, keys: Uint8Array, opts: SkeysOptions = {}): void {
+  setStorageKeys(startGfn: number | bigint, keys: Uint8Array, opts?: SkeysOptions): void {
+    const flagsValue = readOption(checkOptions(opts), 'flags');
     const gfn = checkU64(startGfn, 'startGfn');
-    checkBytes(keys, 'keys');
-    const flags = opts.flags === undefined ? 0 : checkU32(opts.flags, 'options.flags');
+    // Taken after the options were read: a getter there cannot change the keys' length.
+    const keyBytes = snapshotBytes(checkBytes(keys, 'keys'));
+    const flags = flagsValue === undefined ? 0 : checkU32(flagsValue, 'options.flags');
     this.assertOpen('KVM_S390_SET_SKEYS');
-    const r = this.#handle.setStorageKeys(gfn, keys, flags);
-    if (r < 0) throw skeysRefused(this.#model, 'set', { startGfn: gfn, count: keys.length, flags, keys }, -r);
+    const r = this.#handle.setStorageKeys(gfn, keyBytes, flags);
+    if (r < 0) throw skeysRefused(this.#model, 'set', { startGfn: gfn, count: byteLengthOf(keyBytes), flags, keys: keyBytes }, -r);
   }
 
   /**
@@ -288,12 +299,16 @@ export class Vm extends Closable {
    * const vcpu = vm.createVcpu(0);
    * ```
    */
-  createVcpu(id: number, opts: VcpuCreateOptions = {}): Vcpu {
+  createVcpu(id: number, opts?: VcpuCreateOptions): Vcpu {
+    const options = checkOptions(opts);
+    const protectedValue = readOption(options, 'protected');
+    const sidaPagesValue = readOption(options, 'sidaPages');
     checkInteger(id, 'id', 0, 0xffff_ffff);
+    const isProtected = checkOptionalBoolean(protectedValue, 'options.protected') === true;
+    const sidaPages = sidaPagesValue === undefined ? undefined : checkInteger(sidaPagesValue, 'options.sidaPages', 1, MAX_SIDA_PAGES);
     this.assertOpen('KVM_CREATE_VCPU');
-    const isProtected = opts.protected === true;
-    const vcpu = this.#handle.createVcpu(id, { protected: isProtected, sidaPages: opts.sidaPages });
-    return new Vcpu(vcpu, this.memorySize, this.#model, isProtected, (opts.sidaPages ?? 1) * PAGE_SIZE);
+    const vcpu = this.#handle.createVcpu(id, { protected: isProtected, sidaPages });
+    return new Vcpu(vcpu, this.memorySize, this.#model, isProtected, (sidaPages ?? 1) * PAGE_SIZE);
   }
 
   /**
@@ -312,10 +327,10 @@ export class Vm extends Closable {
    * const bytes = vm.read(0x100000, 5, { key: 3 });
    * ```
    */
-  read(gaddr: number | bigint, length: number, opts: KeyOption = {}): Uint8Array {
+  read(gaddr: number | bigint, length: number, opts?: KeyOption): Uint8Array {
+    const key = keyOption(opts);
     const addr = checkU64(gaddr, 'gaddr');
     const size = checkLength(length);
-    const key = checkAccessKey(opts.key);
     const buf = new Uint8Array(size);
     if (size <= MEM_OP_MAX_SIZE) {
       const r = this.memop({ op: MEMOP.ABSOLUTE_READ, gaddr: addr, size, buf, ...keyFields(key) });
@@ -323,7 +338,7 @@ export class Vm extends Closable {
       return buf;
     }
     const refused = splitAccess(size, (offset, n) =>
-      this.memop({ op: MEMOP.ABSOLUTE_READ, gaddr: chunkAddress(addr, offset), size: n, buf: buf.subarray(offset, offset + n), ...keyFields(key) }),
+      this.memop({ op: MEMOP.ABSOLUTE_READ, gaddr: chunkAddress(addr, offset), size: n, buf: plainView(buf, offset, n), ...keyFields(key) }),
     );
     if (refused) throw this.#chunkRefused(refused, addr, 'fetch', key);
     return buf;
@@ -345,18 +360,19 @@ export class Vm extends Closable {
    * vm.write(0x100000, new TextEncoder().encode('hello'), { key: 3 });
    * ```
    */
-  write(gaddr: number | bigint, data: Uint8Array, opts: KeyOption = {}): void {
+  write(gaddr: number | bigint, data: Uint8Array, opts?: KeyOption): void {
+    const key = keyOption(opts);
     const addr = checkU64(gaddr, 'gaddr');
     const buf = checkBytes(data, 'data');
-    const key = checkAccessKey(opts.key);
-    const size = buf.length;
+    const size = byteLengthOf(buf);
     if (size <= MEM_OP_MAX_SIZE) {
       const r = this.memop({ op: MEMOP.ABSOLUTE_WRITE, gaddr: addr, size, buf, ...keyFields(key) });
       if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'store', gaddr: addr, length: size, key, space: 'absolute' });
       return;
     }
+    // plainView, not buf.subarray: a subclass's species constructor would run our caller's code.
     const refused = splitAccess(size, (offset, n) =>
-      this.memop({ op: MEMOP.ABSOLUTE_WRITE, gaddr: chunkAddress(addr, offset), size: n, buf: buf.subarray(offset, offset + n), ...keyFields(key) }),
+      this.memop({ op: MEMOP.ABSOLUTE_WRITE, gaddr: chunkAddress(addr, offset), size: n, buf: plainView(buf, offset, n), ...keyFields(key) }),
     );
     if (refused) throw this.#chunkRefused(refused, addr, 'store', key);
   }
@@ -381,10 +397,10 @@ export class Vm extends Closable {
    * vm.check(0x100000, 5, 'read', { key: 5 }); // 4 when the page is fetch-protected for key 5
    * ```
    */
-  check(gaddr: number | bigint, length: number, mode: 'read' | 'write', opts: KeyOption = {}): number {
+  check(gaddr: number | bigint, length: number, mode: 'read' | 'write', opts?: KeyOption): number {
+    const key = keyOption(opts);
     const op = mode === 'read' ? MEMOP.ABSOLUTE_READ : mode === 'write' ? MEMOP.ABSOLUTE_WRITE : undefined;
     if (op === undefined) throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `mode must be 'read' or 'write'`);
-    const key = checkAccessKey(opts.key);
     const addr = checkU64(gaddr, 'gaddr');
     const size = checkLength(length);
     const flags = MEMOP_F.CHECK_ONLY | keyFlag(key);
@@ -412,19 +428,22 @@ export class Vm extends Closable {
     gaddr: number | bigint,
     expected: Uint8Array,
     replacement: Uint8Array,
-    opts: KeyOption = {},
+    opts?: KeyOption,
   ): CompareAndExchangeResult {
+    const key = keyOption(opts);
     const addr = checkU64(gaddr, 'gaddr');
-    checkBytes(expected, 'expected');
-    checkBytes(replacement, 'replacement');
-    if (expected.length !== replacement.length) {
-      throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `expected (${expected.length} bytes) and replacement (${replacement.length} bytes) must have the same length`);
+    const expectedLength = byteLengthOf(checkBytes(expected, 'expected'));
+    const replacementLength = byteLengthOf(checkBytes(replacement, 'replacement'));
+    if (expectedLength !== replacementLength) {
+      throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `expected (${expectedLength} bytes) and replacement (${replacementLength} bytes) must have the same length`);
     }
-    const key = checkAccessKey(opts.key);
-    const old = expected.slice();
-    const r = this.memop({ op: MEMOP.ABSOLUTE_CMPXCHG, gaddr: addr, size: old.length, buf: replacement, old, ...keyFields(key) });
-    if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'store', gaddr: addr, length: old.length, key, space: 'absolute' });
-    const exchanged = old.every((byte, i) => byte === expected[i]);
+    // A copy made without expected.slice(), which would ask a subclass for its species.
+    const old = new Uint8Array(expectedLength);
+    copyInto(old, expected, 0);
+    const r = this.memop({ op: MEMOP.ABSOLUTE_CMPXCHG, gaddr: addr, size: expectedLength, buf: replacement, old, ...keyFields(key) });
+    if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'store', gaddr: addr, length: expectedLength, key, space: 'absolute' });
+    let exchanged = true;
+    for (let i = 0; i < expectedLength; i++) if (old[i] !== expected[i]) exchanged = false;
     return { exchanged, actual: old };
   }
 
@@ -445,6 +464,11 @@ export class Vm extends Closable {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/** The `key` of a KeyOption argument, read once. */
+function keyOption(opts: unknown): number | undefined {
+  return checkAccessKey(readOption(checkOptions(opts), 'key'));
 }
 
 function keyFlag(key: number | undefined): number {

@@ -1,6 +1,6 @@
 // `kvm-s390 conformance`: the library's conformance cases without vitest, with a progress
 // line, a summary by topic, JSON and JUnit reports, and a non-zero exit on any failure.
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -24,6 +24,32 @@ export interface ConformanceOptions {
   junit?: string;
   /** An ES module exporting `cases`: more conformance cases, run after the library's. */
   casesModule?: string;
+  /** Per-case limit in ms; a case that does not settle in time fails. */
+  caseTimeoutMs?: number;
+}
+
+/**
+ * A report file opened before the run, so that a path that cannot be written is a usage error
+ * at once, not a stack trace after every case has run.
+ */
+class ReportFile {
+  readonly #fd: number;
+
+  constructor(readonly path: string, option: string) {
+    try {
+      this.#fd = openSync(path, 'w');
+    } catch (err) {
+      throw new UsageError(`${option} ${path}: cannot write it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+
+  write(text: string): void {
+    try {
+      writeSync(this.#fd, text);
+    } finally {
+      closeSync(this.#fd);
+    }
+  }
 }
 
 async function loadCases(file: string): Promise<ConformanceCase[]> {
@@ -114,6 +140,8 @@ export async function conformanceCommand(opts: ConformanceOptions): Promise<numb
   const cases = opts.casesModule ? [...ALL_CASES, ...(await loadCases(opts.casesModule))] : ALL_CASES;
   const selected = selectCases(cases, opts.filter);
   if (selected.length === 0) throw new UsageError(`--filter "${opts.filter}" matches none of the ${cases.length} cases`);
+  const jsonFile = opts.json && opts.json !== '-' ? new ReportFile(opts.json, '--json') : undefined;
+  const junitFile = opts.junit ? new ReportFile(opts.junit, '--junit') : undefined;
   const runs: Run[] = [];
   const progress = opts.quiet ? null : new Progress();
   for (const profile of profiles) {
@@ -124,6 +152,7 @@ export async function conformanceCommand(opts: ConformanceOptions): Promise<numb
     try {
       const results = await runCases(backend, cases, {
         filter: opts.filter,
+        caseTimeoutMs: opts.caseTimeoutMs,
         onResult: (r, i, total) => progress?.update(label, r, i, total),
       });
       progress?.done();
@@ -175,11 +204,11 @@ export async function conformanceCommand(opts: ConformanceOptions): Promise<numb
     };
     const text = JSON.stringify(doc, null, 2) + '\n';
     if (opts.json === '-') process.stdout.write(text);
-    else writeFileSync(opts.json, text);
+    else jsonFile!.write(text);
   }
   if (opts.junit) {
     const junitRuns: JUnitRun[] = runs.map((r) => ({ label: r.label, results: r.results, timestamp: r.started }));
-    writeFileSync(opts.junit, junitXml(junitRuns));
+    junitFile!.write(junitXml(junitRuns));
   }
   return runs.some((r) => r.results.some((x) => x.status === 'failed')) ? 1 : 0;
 }

@@ -48,6 +48,7 @@ interface ConformanceCli {
   json?: string;
   junit?: string;
   casesModule?: string;
+  caseTimeout?: string;
   differential?: boolean;
   seed?: string;
   count: string;
@@ -133,6 +134,7 @@ export function buildProgram(): Command {
     .option('--json <file>', 'write results as JSON (- for stdout)')
     .option('--junit <file>', 'write JUnit XML for CI')
     .option('--cases-module <file>', 'also run the cases exported as `cases` by this ES module (your own conformance cases)')
+    .option('--case-timeout <ms>', 'fail a case that has not settled after this many milliseconds (default 30000)')
     .option('--differential', 'compare two backends on random scenarios instead of running the cases')
     .option('--seed <n>', 'differential: seed of the scenario generator (default: time based, printed)')
     .option('--count <n>', 'differential: number of scenarios', '200')
@@ -159,7 +161,8 @@ Examples:
         process.exitCode = differential(o);
         return;
       }
-      process.exitCode = await conformanceCommand({ backend: o.backend, profile: o.profile, filter: o.filter, json: o.json, junit: o.junit, casesModule: o.casesModule, quiet: o.quiet === true });
+      const caseTimeoutMs = o.caseTimeout === undefined ? undefined : Number(parseNumber(o.caseTimeout, '--case-timeout', 1, 86_400_000));
+      process.exitCode = await conformanceCommand({ backend: o.backend, profile: o.profile, filter: o.filter, json: o.json, junit: o.junit, casesModule: o.casesModule, quiet: o.quiet === true, caseTimeoutMs });
     });
 
   program
@@ -217,11 +220,23 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+let settled = false;
+// Node exits when nothing is left to wait for, even with a promise unsettled; without this a
+// command stuck on one (a user's case module, say) would exit 0 as if it had passed.
+process.on('beforeExit', () => {
+  if (settled) return;
+  settled = true;
+  process.stderr.write('kvm-s390: internal error: the command stopped waiting on a promise that never settles\n');
+  process.exitCode = 70;
+});
+
 main(process.argv).then(
   (code) => {
+    settled = true;
     process.exitCode = code;
   },
   (err: unknown) => {
+    settled = true;
     process.stderr.write(`kvm-s390: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 70;
   },

@@ -34,11 +34,36 @@ export function extensionName(bits: number): string {
   return names.join('|') || '0';
 }
 
+/** How long a case may take to settle before it counts as failed (a promise that never settles). */
+const DEFAULT_CASE_TIMEOUT_MS = 30_000;
+
+class CaseTimeout extends Error {
+  constructor(ms: number) {
+    super(`did not settle within ${ms} ms (a promise that never resolves?)`);
+    this.name = 'CaseTimeout';
+  }
+}
+
+/** `work`, or a CaseTimeout after `ms`; the timer keeps the process alive until one settles. */
+async function withTimeout(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new CaseTimeout(ms)), ms);
+  });
+  try {
+    await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
- * Runs one case; never throws (failures and skips are results).
+ * Runs one case; never throws (failures, time-outs and skips are results).
  *
  * @param backend - The backend to run it on.
  * @param c - The case.
+ * @param timeoutMs - How long the case may take to settle before it fails (default 30000 ms):
+ *   a promise that never settles is a failure, not a hang.
  * @returns Its result.
  * @throws Nothing: a failure is a result.
  * @example
@@ -46,7 +71,7 @@ export function extensionName(bits: number): string {
  * const result = await runCase(openBackend({ kind: 'emulated' }), ALL_CASES[0]!);
  * ```
  */
-export async function runCase(backend: Backend, c: ConformanceCase): Promise<CaseResult> {
+export async function runCase(backend: Backend, c: ConformanceCase, timeoutMs = DEFAULT_CASE_TIMEOUT_MS): Promise<CaseResult> {
   const started = performance.now();
   const vms: Vm[] = [];
   const random = new SeededRandom(c.id);
@@ -74,7 +99,7 @@ export async function runCase(backend: Backend, c: ConformanceCase): Promise<Cas
     if (c.needsRealGuest && backend.kind !== 'kvm') {
       throw new SkipCase('needs a guest running concurrently on real KVM; the emulated backend runs no guest code');
     }
-    await c.run(ctx);
+    await withTimeout(Promise.resolve().then(() => c.run(ctx)), timeoutMs);
     return { ...base, status: 'passed', durationMs: performance.now() - started };
   } catch (err) {
     const durationMs = performance.now() - started;
@@ -106,6 +131,8 @@ export interface RunOptions {
    * @throws Whatever the callback throws ends the run.
    */
   onResult?(result: CaseResult, index: number, total: number): void;
+  /** Per-case limit in ms (default DEFAULT_CASE_TIMEOUT_MS): a case that does not settle fails. */
+  caseTimeoutMs?: number;
 }
 
 /**
@@ -144,7 +171,7 @@ export async function runCases(backend: Backend, cases: readonly ConformanceCase
   const selected = selectCases(cases, opts.filter);
   const results: CaseResult[] = [];
   for (let i = 0; i < selected.length; i++) {
-    const result = await runCase(backend, selected[i]!);
+    const result = await runCase(backend, selected[i]!, opts.caseTimeoutMs);
     results.push(result);
     opts.onResult?.(result, i, selected.length);
   }

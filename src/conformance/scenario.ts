@@ -162,19 +162,110 @@ export function describeMemop(spec: MemOpSpec): string[] {
   return lines;
 }
 
-/** Checks that parsed JSON is a scenario (shape only; values are checked when run). */
+/**
+ * Largest guest a scenario may create: a logical write's outcome hashes all of guest memory,
+ * and generated scenarios use 1–2 MiB.
+ */
+export const MAX_SCENARIO_MEMORY = 64 << 20;
+/** Largest buffer a scenario may describe (beyond MEM_OP_MAX_SIZE, so E2BIG stays testable). */
+const MAX_SCENARIO_BUFFER = 16 << 20;
+
+/** A malformed scenario: the step and field, in one line. */
+function malformed(source: string, where: string, what: string): ScenarioError {
+  return new ScenarioError(`${source}: ${where}: ${what}`);
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isIndex = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v < 4096;
+const isInteger = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v);
+const isHexBytes = (v: unknown): boolean => typeof v === 'string' && v.length <= 2 * MAX_SCENARIO_BUFFER && /^([0-9a-f]{2})*$/i.test(v);
+
+/** A u64 written as a decimal or 0x-hex string (or a safe integer number). */
+function isU64Text(v: unknown): boolean {
+  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0;
+  if (typeof v !== 'string' || !/^(0x[0-9a-f]{1,16}|[0-9]{1,20})$/i.test(v)) return false;
+  return BigInt(v) < 1n << 64n;
+}
+
+function isBufSpec(v: unknown): boolean {
+  if (v === null || isHexBytes(v)) return true;
+  if (!isRecord(v)) return false;
+  if ('repeat' in v) return isHexBytes(v.repeat) && isInteger(v.length) && (v.length as number) >= 0 && (v.length as number) <= MAX_SCENARIO_BUFFER;
+  return typeof v.base64 === 'string' && v.base64.length <= (MAX_SCENARIO_BUFFER / 3) * 4 + 4 && /^[A-Za-z0-9+/]*={0,2}$/.test(v.base64);
+}
+
+function checkMemOpSpec(d: unknown, source: string, where: string): void {
+  if (!isRecord(d)) throw malformed(source, where, '"desc" must be an object');
+  for (const f of ['op', 'size', 'key', 'ar'] as const) if (!isInteger(d[f])) throw malformed(source, where, `desc.${f} must be an integer`);
+  for (const f of ['gaddr', 'flags'] as const) if (!isU64Text(d[f])) throw malformed(source, where, `desc.${f} must be a u64 (decimal or 0x hex string)`);
+  if (!isBufSpec(d.buf)) throw malformed(source, where, 'desc.buf must be null, hex bytes, { repeat, length } or { base64 }');
+  if (d.old !== undefined && !isBufSpec(d.old)) throw malformed(source, where, 'desc.old must be null, hex bytes, { repeat, length } or { base64 }');
+}
+
+function checkStep(step: unknown, source: string, index: number): void {
+  const where = `step ${index}`;
+  if (!isRecord(step)) throw malformed(source, where, 'not an object');
+  const need = (ok: boolean, what: string) => {
+    if (!ok) throw malformed(source, where, `${String(step.do)}: ${what}`);
+  };
+  switch (step.do) {
+    case 'createVm':
+      need(isIndex(step.vm), '"vm" must be a small non-negative integer');
+      need(isU64Text(step.memorySize), '"memorySize" must be a u64');
+      need(isU64Text(step.memorySize) && BigInt(step.memorySize as string) <= BigInt(MAX_SCENARIO_MEMORY), `"memorySize" is above the ${MAX_SCENARIO_MEMORY >> 20} MiB a scenario may use`);
+      return;
+    case 'setStorageKeys':
+      need(isIndex(step.vm), '"vm" must be a small non-negative integer');
+      need(isU64Text(step.startGfn), '"startGfn" must be a u64');
+      need(isHexBytes(step.keys), '"keys" must be hex bytes');
+      return;
+    case 'getStorageKeys':
+      need(isIndex(step.vm), '"vm" must be a small non-negative integer');
+      need(isU64Text(step.startGfn), '"startGfn" must be a u64');
+      need(isInteger(step.count), '"count" must be an integer');
+      return;
+    case 'keyop':
+      need(isIndex(step.vm), '"vm" must be a small non-negative integer');
+      need(isInteger(step.operation), '"operation" must be an integer');
+      need(isU64Text(step.guestAddr), '"guestAddr" must be a u64');
+      need(isInteger(step.key), '"key" must be an integer');
+      return;
+    case 'vm.memop':
+      need(isIndex(step.vm), '"vm" must be a small non-negative integer');
+      checkMemOpSpec(step.desc, source, where);
+      return;
+    case 'vcpu.memop':
+      need(isIndex(step.vcpu), '"vcpu" must be a small non-negative integer');
+      checkMemOpSpec(step.desc, source, where);
+      return;
+    case 'createVcpu':
+      need(isIndex(step.vm) && isIndex(step.vcpu), '"vm" and "vcpu" must be small non-negative integers');
+      need(isInteger(step.id), '"id" must be an integer');
+      return;
+    case 'setState':
+      need(isIndex(step.vcpu), '"vcpu" must be a small non-negative integer');
+      need(step.psw === undefined || (isRecord(step.psw) && isU64Text(step.psw.mask) && isU64Text(step.psw.addr)), '"psw" must be { mask, addr } of u64s');
+      need(step.cr === undefined || (Array.isArray(step.cr) && step.cr.length === 16 && step.cr.every(isU64Text)), '"cr" must be 16 u64s');
+      need(step.ar === undefined || (Array.isArray(step.ar) && step.ar.length === 16 && step.ar.every(isInteger)), '"ar" must be 16 integers');
+      need(step.prefix === undefined || isU64Text(step.prefix), '"prefix" must be a u64');
+      return;
+    default:
+      throw malformed(source, where, 'has no known "do"');
+  }
+}
+
+/**
+ * A scenario file, or a differential report with one embedded (one level: a report is never
+ * nested in another), checked step by step so that running it cannot fail on its shape.
+ */
 export function parseScenario(value: unknown, source: string): Scenario {
-  const v = value as Partial<Scenario> & { scenario?: unknown };
-  // A differential report file embeds the scenario.
-  if (v && typeof v === 'object' && v.scenario && typeof v.scenario === 'object') return parseScenario(v.scenario, source);
-  if (!v || typeof v !== 'object' || v.format !== SCENARIO_FORMAT || !Array.isArray(v.steps)) {
+  let v = value;
+  if (isRecord(v) && isRecord(v.scenario)) v = v.scenario;
+  if (!isRecord(v) || v.format !== SCENARIO_FORMAT || !Array.isArray(v.steps)) {
     throw new ScenarioError(`${source}: not a scenario file (expected {"format": "${SCENARIO_FORMAT}", "steps": [...]})`);
   }
-  const known = new Set(['createVm', 'setStorageKeys', 'getStorageKeys', 'vm.memop', 'keyop', 'createVcpu', 'setState', 'vcpu.memop']);
-  v.steps.forEach((s, i) => {
-    if (!s || typeof s !== 'object' || !known.has((s as Step).do)) throw new ScenarioError(`${source}: step ${i} has no known "do"`);
-  });
-  return v as Scenario;
+  v.steps.forEach((s, i) => checkStep(s, source, i));
+  return v as unknown as Scenario;
 }
 
 function errorResult(err: unknown): StepResult {

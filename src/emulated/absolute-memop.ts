@@ -9,7 +9,8 @@ import type { AbsoluteStorage } from './storage.js';
 import type { StorageKeys } from './storage-keys.js';
 import { describeKeyRule, keyAllowsAccess } from './key-protection.js';
 import { type FaultRecorder, hex } from './faults.js';
-import { copyBytes, fillBytes } from './bytes.js';
+import { zeroFill } from '../typed-arrays.js';
+import { copyBytes } from './bytes.js';
 
 export interface AbsoluteMachine {
   readonly storage: AbsoluteStorage;
@@ -198,7 +199,7 @@ function absoluteCmpxchg(m: AbsoluteMachine, req: MemOpRequest): number {
   const old = req.old;
   // Protection is raised whether or not the comparison would succeed (store-type access).
   if (key !== 0 && !keyAllowsAccess(m.keys.get(Math.floor(abs / PAGE_SIZE)), key, true)) {
-    fillBytes(old, 0, 0, size);
+    zeroFill(old, 0, size);
     return keyRefused(m, abs, key, true);
   }
   const offset = abs & (PAGE_SIZE - 1);
@@ -216,7 +217,7 @@ function absoluteCmpxchg(m: AbsoluteMachine, req: MemOpRequest): number {
   if (equal) {
     m.storage.writeWithinPage(abs, req.buf, 0, size);
   } else if (current === undefined) {
-    fillBytes(old, 0, 0, size);
+    zeroFill(old, 0, size);
   } else {
     copyBytes(old, 0, current, offset, size);
   }

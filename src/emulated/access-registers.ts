@@ -61,7 +61,8 @@ export function translateAccessRegister(c: ArContext, ar: number, isStore: boole
   const ald = readRealU32(c, aldOrigin + 16);
   const alo = (ald >>> 7) & 0xffffff;
   const all = ald & 0x7f;
-  if (alen / 8 > all) return fail(out, PGM.ALEN_TRANSLATION, `ALEN ${alen} is beyond the access-list length ${all}`);
+  // The kernel divides in C integers: ALEN 8..15 pass a list of length 1 (alen / 8 == 1).
+  if (Math.trunc(alen / 8) > all) return fail(out, PGM.ALEN_TRANSLATION, `ALEN ${alen} is beyond the access-list length ${all}`);
   if (0x7fffffff - alo * 128 < alen * 16) return fail(out, PGM.ADDRESSING, 'the access-list entry address exceeds 2^31');
   const aleReal = alo * 128 + alen * 16;
   if (!inMemory(c, aleReal, 16)) return fail(out, c.outsideMemory, `access-list entry at real ${hex(aleReal)} is outside guest memory`);
@@ -80,9 +81,9 @@ export function translateAccessRegister(c: ArContext, ar: number, isStore: boole
     const eax = Number((c.cr[8]! >> 16n) & 0xffffn);
     if ((ale0 & 0xffff) !== eax) {
       const atl = (aste1 >>> 4) & 0xfff;
-      if (eax / 16 > atl) return fail(out, PGM.EXTENDED_AUTHORITY, `EAX ${eax} is beyond the authority-table length ${atl}`);
+      if (Math.trunc(eax / 16) > atl) return fail(out, PGM.EXTENDED_AUTHORITY, `EAX ${eax} is beyond the authority-table length ${atl}`);
       const ato = (aste0 >>> 2) & 0x1fffffff;
-      const byteReal = ato * 4 + Math.floor(eax / 4);
+      const byteReal = authorityByteAddress(ato, eax);
       if (!inMemory(c, byteReal, 1)) return fail(out, c.outsideMemory, `authority-table byte at real ${hex(byteReal)} is outside guest memory`);
       const authority = c.storage.readU8(realToAbsolute(byteReal, c.prefix));
       if ((authority & (0x40 >> ((eax & 3) * 2))) === 0) return fail(out, PGM.EXTENDED_AUTHORITY, `EAX ${eax} has no secondary authority for this private ALE`);
@@ -93,6 +94,17 @@ export function translateAccessRegister(c: ArContext, ar: number, isStore: boole
   out.asceHi = words[0]!;
   out.asceLo = words[1]!;
   return 0;
+}
+
+/**
+ * The real address of EAX's authority-table byte as the kernel computes it: ATO (a 29-bit
+ * field) times 4 plus EAX / 4, in a C int. Above 2^31 - 1 that sum wraps (the kernel builds
+ * with -fno-strict-overflow) to a negative int, which widens to an unsigned long near 2^64:
+ * outside any memory. Below it, the plain sum.
+ */
+export function authorityByteAddress(ato: number, eax: number): number {
+  const sum = ato * 4 + Math.trunc(eax / 4);
+  return sum > 0x7fffffff ? 2 ** 64 - 2 ** 32 + sum : sum;
 }
 
 function inMemory(c: ArContext, real: number, length: number): boolean {

@@ -107,27 +107,27 @@ function walk(
   const sx01 = (lo >>> 29) & 3;
   const dt = (asceLo >>> 2) & 3;
   const tl = asceLo & 3;
-  const origin = asNumber(asceHi, (asceLo & 0xfffff000) >>> 0);
+  const originLo = (asceLo & 0xfffff000) >>> 0;
   let ptr: number;
   switch (dt) {
     case 3:
       if (rfx01 > tl) return fail(out, PGM.REGION_FIRST_TRANS, `region-first index of the address exceeds the ASCE table length ${tl}`);
-      ptr = origin + rfx * 8;
+      ptr = entryAddress(asceHi, originLo, rfx);
       break;
     case 2:
       if (rfx !== 0) return fail(out, PGM.ASCE_TYPE, 'the address needs a region-first table but the ASCE designates a region-second table');
       if (rsx01 > tl) return fail(out, PGM.REGION_SECOND_TRANS, `region-second index exceeds the ASCE table length ${tl}`);
-      ptr = origin + rsx * 8;
+      ptr = entryAddress(asceHi, originLo, rsx);
       break;
     case 1:
       if (rfx !== 0 || rsx !== 0) return fail(out, PGM.ASCE_TYPE, 'the address needs a higher region table than the ASCE designates (region-third)');
       if (rtx01 > tl) return fail(out, PGM.REGION_THIRD_TRANS, `region-third index exceeds the ASCE table length ${tl}`);
-      ptr = origin + rtx * 8;
+      ptr = entryAddress(asceHi, originLo, rtx);
       break;
     default:
       if (rfx !== 0 || rsx !== 0 || rtx !== 0) return fail(out, PGM.ASCE_TYPE, 'the address is above 2 GiB but the ASCE designates a segment table');
       if (sx01 > tl) return fail(out, PGM.SEGMENT_TRANSLATION, `segment index exceeds the ASCE table length ${tl}`);
-      ptr = origin + sx * 8;
+      ptr = entryAddress(asceHi, originLo, sx);
   }
   let dp = false;
   const { edat1, edat2 } = facilities;
@@ -148,7 +148,7 @@ function walk(
         return finishTranslation(storage, isStore, dp, out);
       }
       dp ||= (eLo & STE_PROTECT) !== 0;
-      ptr = asNumber(eHi, (eLo & 0xfffff800) >>> 0) + px * 8;
+      ptr = entryAddress(eHi, (eLo & 0xfffff800) >>> 0, px);
       if (!storage.contains(ptr)) return fail(out, PGM.ADDRESSING, `page-table entry at absolute ${hex(ptr)} is outside guest memory`);
       storage.watchForTranslation(Math.floor(ptr / PAGE_SIZE));
       storage.readU64Parts(ptr, entry);
@@ -178,9 +178,19 @@ function walk(
     if (nextIndex01 < tf || nextIndex01 > etl) return fail(out, nextCode, `${entryAt(level, ptr)}: next index outside its table offset ${tf} and length ${etl}`);
     if (edat1) dp ||= (eLo & RTE_PROTECT) !== 0;
     const nextIndex = level === 3 ? rsx : level === 2 ? rtx : sx;
-    ptr = asNumber(eHi, (eLo & 0xfffff000) >>> 0) + nextIndex * 8;
+    ptr = entryAddress(eHi, (eLo & 0xfffff000) >>> 0, nextIndex);
   }
   return fail(out, PGM.TRANSLATION_SPEC, 'unreachable');
+}
+
+/**
+ * The address of entry `index` of the table at origin (hi, lo): origin + index * 8 in unsigned
+ * 64-bit arithmetic, as the kernel computes it. A 4 KiB-aligned origin in the last page below
+ * 2^64 plus an index of 512 or more wraps to a low address, which the kernel then reads.
+ */
+export function entryAddress(originHi: number, originLo: number, index: number): number {
+  const lo = originLo + index * 8;
+  return lo < 0x1_0000_0000 ? asNumber(originHi, lo) : asNumber((originHi + 1) >>> 0, lo - 0x1_0000_0000);
 }
 
 /** Names a table entry in a failure sentence (built only when translation fails). */

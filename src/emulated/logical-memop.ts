@@ -19,7 +19,7 @@ import {
   type Address64,
   type AddressingMode,
 } from './address-space.js';
-import { asceIsPrivate, type Translation } from './dat.js';
+import { asceIsPrivate, type DatFacilities, type Translation } from './dat.js';
 import { describeKeyRule, decideKeyRule } from './key-protection.js';
 import { realToAbsolute } from './prefixing.js';
 import type { EmulatedVcpu } from './vcpu.js';
@@ -49,9 +49,15 @@ const FSI_FETCH = 0x800n;
 /** 64 KiB touches at most 17 pages. */
 const MAX_FRAGMENTS = MEM_OP_MAX_SIZE / PAGE_SIZE + 1;
 
-/** Per-access state, reused: the memop path allocates nothing while it succeeds. */
-interface Access {
-  vcpu: EmulatedVcpu;
+/**
+ * Per-access state, reused: the memop path allocates nothing while it succeeds. Each vcpu owns
+ * one (see newLogicalAccess), never the module: an access in flight on one vcpu can then not
+ * be changed by an access on another, and none of the code below runs the caller's
+ * JavaScript (buffers are touched through src/typed-arrays.ts only), so nothing can re-enter
+ * the same vcpu mid-access either.
+ */
+export interface LogicalAccess {
+  readonly vcpu: EmulatedVcpu;
   isStore: boolean;
   key: number;
   ar: number;
@@ -66,29 +72,39 @@ interface Access {
   readonly effHi: Uint32Array;
   readonly effLo: Uint32Array;
   readonly len: Uint32Array;
+  readonly ga: Address64;
+  readonly translation: Translation;
+  readonly arResult: ArTranslation;
+  readonly datFacilities: DatFacilities;
+  readonly arContext: ArContext;
 }
 
-const access: Access = {
-  vcpu: undefined as unknown as EmulatedVcpu,
-  isStore: false,
-  key: 0,
-  ar: 0,
-  walkAccessId: 0,
-  mode: 24,
-  asc: 0,
-  fetchOverride: false,
-  storageOverride: false,
-  fragments: 0,
-  abs: new Float64Array(MAX_FRAGMENTS),
-  effHi: new Uint32Array(MAX_FRAGMENTS),
-  effLo: new Uint32Array(MAX_FRAGMENTS),
-  len: new Uint32Array(MAX_FRAGMENTS),
-};
-const ga: Address64 = { hi: 0, lo: 0 };
-const translation: Translation = { abs: 0, datProtected: false, pageProtected: false, detail: '' };
-const arResult: ArTranslation = { asceHi: 0, asceLo: 0, detail: '' };
-const datFacilities = { edat1: false, edat2: false };
-const arScratch: ArContext = { storage: undefined as unknown as ArContext['storage'], prefix: 0, cr: [], acrs: [], outsideMemory: PGM.ADDRESSING };
+type Access = LogicalAccess;
+
+/** The scratch state of one vcpu's logical accesses. */
+export function newLogicalAccess(vcpu: EmulatedVcpu): LogicalAccess {
+  return {
+    vcpu,
+    isStore: false,
+    key: 0,
+    ar: 0,
+    walkAccessId: 0,
+    mode: 24,
+    asc: 0,
+    fetchOverride: false,
+    storageOverride: false,
+    fragments: 0,
+    abs: new Float64Array(MAX_FRAGMENTS),
+    effHi: new Uint32Array(MAX_FRAGMENTS),
+    effLo: new Uint32Array(MAX_FRAGMENTS),
+    len: new Uint32Array(MAX_FRAGMENTS),
+    ga: { hi: 0, lo: 0 },
+    translation: { abs: 0, datProtected: false, pageProtected: false, detail: '' },
+    arResult: { asceHi: 0, asceLo: 0, detail: '' },
+    datFacilities: { edat1: false, edat2: false },
+    arContext: { storage: vcpu.vm.storage, prefix: 0, cr: vcpu.cr, acrs: vcpu.ar, outsideMemory: PGM.ADDRESSING },
+  };
+}
 
 /** The kernel's argument checks (docs/memop-semantics.md §4.1); returns -errno or the access key (≥ 0). */
 function validate(vcpu: EmulatedVcpu, req: MemOpRequest): number {
@@ -122,10 +138,10 @@ export function logicalMemop(vcpu: EmulatedVcpu, req: MemOpRequest): number {
 }
 
 function run(vcpu: EmulatedVcpu, req: MemOpRequest, key: number, isStore: boolean, checkOnly: boolean): number {
-  const a = access;
+  const a = vcpu.logicalAccess;
+  const { ga, translation, arResult } = a;
   const vm = vcpu.vm;
   const cr0 = vcpu.crLo[0]!;
-  a.vcpu = vcpu;
   a.isStore = isStore;
   a.key = key;
   a.ar = req.ar;
@@ -147,7 +163,7 @@ function run(vcpu: EmulatedVcpu, req: MemOpRequest, key: number, isStore: boolea
   let asceLo = ASCE_REAL;
   if (dat) {
     if (a.asc === AS.ACCESS_REGISTER) {
-      const code = translateAccessRegister(arContext(vcpu), req.ar, isStore, arResult);
+      const code = translateAccessRegister(arContext(a), req.ar, isStore, arResult);
       if (code < 0) return code;
       if (code !== 0) {
         const teidRaw = checkOnly && !legacyCheck;
@@ -166,9 +182,9 @@ function run(vcpu: EmulatedVcpu, req: MemOpRequest, key: number, isStore: boolea
   a.fetchOverride = (cr0 & CR0_FETCH_PROTECTION_OVERRIDE) !== 0 && !privateSpace;
   a.storageOverride = (cr0 & CR0_STORAGE_PROTECTION_OVERRIDE) !== 0;
   const edat1 = (cr0 & CR0_EDAT) !== 0 && vm.facilities.edat1;
-  datFacilities.edat1 = edat1;
-  datFacilities.edat2 = edat1 && vm.facilities.edat2;
-  const facilities = datFacilities;
+  const facilities = a.datFacilities;
+  facilities.edat1 = edat1;
+  facilities.edat2 = edat1 && vm.facilities.edat2;
   const keysChecked = checkOnly && key !== 0;
 
   // Phase 1 (or the whole check-only walk): every fragment translated, in order.
@@ -359,16 +375,14 @@ function accessIdFor(code: number, ar: number): number {
   }
 }
 
-function arContext(vcpu: EmulatedVcpu): ArContext {
-  const c = arScratch;
-  c.storage = vcpu.vm.storage;
+function arContext(a: Access): ArContext {
+  const vcpu = a.vcpu;
+  const c = a.arContext;
   c.prefix = vcpu.prefix;
-  c.cr = vcpu.cr;
   if (vcpu.vm.switches.memopUsesHostAccessRegisters) {
     // The kernel stored the host thread's ARs over the guest's before reading the ALET.
     for (let n = 2; n < vcpu.ar.length; n++) vcpu.ar[n] = 0;
   }
-  c.acrs = vcpu.ar;
   c.outsideMemory = vcpu.vm.switches.arTablesFaultOutsideMemory ? -ERRNO.EFAULT : PGM.ADDRESSING;
   return c;
 }

@@ -2,6 +2,7 @@
 // partial-set behaviour of each profile, and KVM_S390_KEYOP of the newest kernels.
 import { ERRNO, GET_SKEYS_NONE, KEYOP, PAGE_SHIFT, SKEYS_MAX, STORAGE_KEY } from '../abi/constants.js';
 import type { AbsoluteMachine } from './absolute-memop.js';
+import { byteLengthOf, plainView } from '../typed-arrays.js';
 
 /** How many of the `count` gfns from `startGfn` on lie inside guest memory. */
 function keysInMemory(m: AbsoluteMachine, startGfn: bigint, count: number): number {
@@ -20,9 +21,8 @@ export function getStorageKeys(m: AbsoluteMachine, startGfn: bigint, count: numb
 
 export function setStorageKeys(m: AbsoluteMachine, startGfn: bigint, keys: Uint8Array, flags: number): number {
   if (flags !== 0) return -ERRNO.EINVAL;
-  // A detached buffer holds 0 keys; its .length is not trusted alone (see api/arguments.ts
-  // byteCount: V8 11.3 can report a detached view's old length in optimized code).
-  const count = keys.length !== 0 && keys.byteOffset + keys.length <= keys.buffer.byteLength ? keys.length : 0;
+  // A detached buffer holds 0 keys. Nothing is looked up on `keys` itself (see typed-arrays.ts).
+  const count = byteLengthOf(keys);
   if (count < 1 || count > SKEYS_MAX) return -ERRNO.EINVAL;
   // Key handling is switched on before the keys are looked at, so it stays on even when
   // this call then fails.
@@ -35,13 +35,13 @@ export function setStorageKeys(m: AbsoluteMachine, startGfn: bigint, keys: Uint8
     // Every reserved bit is refused before any key changes; then keys are set in order
     // until the first gfn outside memory.
     if (firstReserved(keys, count) < count) return -ERRNO.EINVAL;
-    writeKeys(m, start, inMemory < count ? keys.subarray(0, inMemory) : keys);
+    writeKeys(m, start, plainView(keys, 0, inMemory < count ? inMemory : count));
     return inMemory < count ? -ERRNO.EFAULT : 0;
   }
   // One key at a time: EFAULT at the first gfn outside memory, EINVAL at the first reserved bit.
   const reserved = firstReserved(keys, inMemory);
   const stored = Math.min(reserved, inMemory);
-  writeKeys(m, start, keys.subarray(0, stored));
+  writeKeys(m, start, plainView(keys, 0, stored));
   if (stored === count) return 0;
   return stored === inMemory ? -ERRNO.EFAULT : -ERRNO.EINVAL;
 }

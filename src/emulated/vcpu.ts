@@ -12,7 +12,8 @@ import type {
 } from '../contract.js';
 import type { AccessFault } from '../errors.js';
 import type { EmulatedVm } from './vm.js';
-import { logicalMemop } from './logical-memop.js';
+import { logicalMemop, newLogicalAccess, type LogicalAccess } from './logical-memop.js';
+import { checkBuffersHold } from './buffers.js';
 import { sidaMemop } from './sida.js';
 import { TranslationBuffer } from './tlb.js';
 
@@ -36,21 +37,30 @@ export class EmulatedVcpu implements VcpuHandle {
   pending: ProgramInterrupt | null = null;
   /** Recent DAT translations of this vcpu's logical accesses; emptied by every state change. */
   readonly tlb = new TranslationBuffer();
-  /** Secure-instruction data area; null unless the vcpu is protected. */
-  readonly sida: Uint8Array | null;
+  /** Secure-instruction data area; null unless the vcpu is protected (released on close). */
+  sida: Uint8Array | null;
+  readonly #protected: boolean;
+  /** This vcpu's logical-access scratch state. */
+  readonly logicalAccess: LogicalAccess;
   #closed = false;
+  readonly #onClose: () => void;
 
-  constructor(vm: EmulatedVm, id: number, opts: VcpuOptions) {
+  /** `opts.sidaPages` is checked by the API (1..256) before it gets here. */
+  constructor(vm: EmulatedVm, id: number, opts: VcpuOptions, onClose: () => void) {
     this.vm = vm;
     this.id = id;
-    this.sida = opts.protected ? new Uint8Array((opts.sidaPages ?? 1) * PAGE_SIZE) : null;
+    this.#protected = opts.protected === true;
+    this.sida = this.#protected ? new Uint8Array((opts.sidaPages ?? 1) * PAGE_SIZE) : null;
+    this.logicalAccess = newLogicalAccess(this);
+    this.#onClose = onClose;
   }
 
   get isProtected(): boolean {
-    return this.sida !== null;
+    return this.#protected;
   }
 
   memop(req: MemOpRequest): number {
+    checkBuffersHold(req);
     this.vm.faults.clear();
     switch (req.op) {
       case MEMOP.LOGICAL_READ:
@@ -122,8 +132,12 @@ export class EmulatedVcpu implements VcpuHandle {
     return this.vm.faults.last;
   }
 
+  /** The kernel keeps the vcpu until its VM goes; the model keeps only its id (see EmulatedVm). */
   close(): void {
+    if (this.#closed) return;
     this.#closed = true;
+    this.sida = null;
+    this.#onClose();
   }
 
   get closed(): boolean {

@@ -10,6 +10,7 @@ import { AbsoluteStorage } from './storage.js';
 import { getStorageKeys, keyop, setStorageKeys } from './storage-key-ops.js';
 import { StorageKeys, type KeyUsage } from './storage-keys.js';
 import { EmulatedVcpu } from './vcpu.js';
+import { checkBuffersHold } from './buffers.js';
 
 /** KVM_MAX_VCPUS on s390 (sca extended). */
 const MAX_VCPU_ID = 247;
@@ -24,7 +25,10 @@ export class EmulatedVm implements VmHandle, AbsoluteMachine {
   /** Read on every logical memop: the plain pair, without the list. */
   readonly facilities: ModelledFacilities;
   readonly #checkExtension: (cap: number) => number;
-  readonly #vcpus = new Map<number, EmulatedVcpu>();
+  /** Every id ever created: the kernel keeps a closed vcpu until the VM goes (EEXIST). */
+  readonly #vcpuIds = new Set<number>();
+  #openVcpus = 0;
+  #closed = false;
 
   constructor(opts: VmOptions, switches: ProfileSwitches, checkExtension: (cap: number) => number, keyUsage: KeyUsage) {
     this.storage = new AbsoluteStorage(Number(opts.memorySize));
@@ -42,6 +46,7 @@ export class EmulatedVm implements VmHandle, AbsoluteMachine {
   }
 
   memop(req: MemOpRequest): number {
+    checkBuffersHold(req);
     return vmMemop(this, req);
   }
 
@@ -63,15 +68,18 @@ export class EmulatedVm implements VmHandle, AbsoluteMachine {
 
   createVcpu(id: number, opts: VcpuOptions): VcpuHandle {
     if (id < 0 || id > MAX_VCPU_ID) throw new KvmError(ERRNO.EINVAL, 'KVM_CREATE_VCPU', `vcpu id ${id} is above ${MAX_VCPU_ID}`);
-    const existing = this.#vcpus.get(id);
-    if (existing !== undefined && !existing.closed) {
-      throw new KvmError(ERRNO.EEXIST, 'KVM_CREATE_VCPU', `vcpu ${id} already exists`);
+    if (this.#vcpuIds.has(id)) {
+      throw new KvmError(ERRNO.EEXIST, 'KVM_CREATE_VCPU', `vcpu ${id} already exists (a closed vcpu lives until its VM is closed)`);
     }
     if (opts.protected && this.#checkExtension(CAP.S390_PROTECTED) === 0) {
       throw new KvmError(ERRNO.EINVAL, 'KVM_CREATE_VCPU', 'protected vcpus need KVM_CAP_S390_PROTECTED');
     }
-    const vcpu = new EmulatedVcpu(this, id, opts);
-    this.#vcpus.set(id, vcpu);
+    const vcpu = new EmulatedVcpu(this, id, opts, () => {
+      this.#openVcpus--;
+      this.#releaseStorageWhenUnused();
+    });
+    this.#vcpuIds.add(id);
+    this.#openVcpus++;
     return vcpu;
   }
 
@@ -79,5 +87,15 @@ export class EmulatedVm implements VmHandle, AbsoluteMachine {
     return this.faults.last;
   }
 
-  close(): void {}
+  /** As on the kvm backend, an open vcpu keeps the guest memory until it is closed too. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#releaseStorageWhenUnused();
+  }
+
+  #releaseStorageWhenUnused(): void {
+    // Keys cost one byte per touched 4 KiB page; the storage is what must go.
+    if (this.#closed && this.#openVcpus === 0) this.storage.release();
+  }
 }

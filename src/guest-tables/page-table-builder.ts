@@ -1,7 +1,8 @@
 // Builds z/Architecture DAT tables in guest memory, big-endian, through any backend: map
 // virtual ranges to absolute frames of 4 KiB, 1 MiB (EDAT-1) or 2 GiB (EDAT-2) at any top
 // level, with protection bits or as invalid entries, and get the ASCE to load into CR1/7/13.
-import { checkU64 } from '../api/arguments.js';
+import { checkOptions, checkU64, readOption } from '../api/arguments.js';
+import { ArgumentRangeError } from '../errors.js';
 
 /**
  * Where tables are written: a Vm (absolute storage) or anything with the same `write`.
@@ -95,10 +96,32 @@ function shiftOf(level: number): bigint {
   return [20n, 31n, 42n, 53n][level]!;
 }
 
+/** Frame sizes in bytes. */
+const FRAME_BYTES: Record<FrameSize, bigint> = { '4k': 0x1000n, '1m': 0x100000n, '2g': 0x80000000n };
+/** The lowest table level whose entry maps a frame of that size (-1: the page table). */
+const FRAME_LEVEL: Record<FrameSize, number> = { '4k': -1, '1m': 0, '2g': 1 };
+const TWO_64 = 1n << 64n;
+
+function levelOf(value: unknown, name: string): number {
+  if (typeof value !== 'string' || !Object.hasOwn(LEVEL_OF, value)) {
+    throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `${name} must be one of ${Object.keys(LEVEL_OF).join(', ')}`);
+  }
+  return LEVEL_OF[value as TopLevel];
+}
+
+/** Virtual addresses a table of `level` can translate: its 2048 entries span 2^(shift + 11). */
+function reachOf(level: number): bigint {
+  return 1n << (shiftOf(level) + 11n);
+}
+
 function beU64(value: bigint): Uint8Array {
   const b = new Uint8Array(8);
   new DataView(b.buffer).setBigUint64(0, value, false);
   return b;
+}
+
+function entryLevel(level: TopLevel | 'page'): number {
+  return level === 'page' ? -1 : levelOf(level, 'level');
 }
 
 /**
@@ -132,11 +155,19 @@ export class PageTableBuilder {
    * @param opts - The table area, top level and private-space bit.
    */
   constructor(mem: GuestMemoryWriter, opts: PageTableBuilderOptions) {
+    const options = checkOptions(opts, 'options');
+    const area = readOption(options, 'tableArea');
+    const top = readOption(options, 'top');
+    const privateSpace = readOption(options, 'privateSpace');
+    if (area === undefined) throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', 'PageTableBuilder needs options.tableArea { start, end }');
+    const areaOptions = checkOptions(area, 'options.tableArea');
+    const start = checkU64(readOption(areaOptions, 'start', 'options.tableArea'), 'tableArea.start');
+    const end = checkU64(readOption(areaOptions, 'end', 'options.tableArea'), 'tableArea.end');
     this.#mem = mem;
-    this.#top = LEVEL_OF[opts.top ?? 'region-first'];
-    this.#private = opts.privateSpace === true;
-    this.#next = checkU64(opts.tableArea.start, 'tableArea.start');
-    this.#end = checkU64(opts.tableArea.end, 'tableArea.end');
+    this.#top = top === undefined ? LEVEL_OF['region-first'] : levelOf(top, 'options.top');
+    this.#private = privateSpace === true;
+    this.#next = start;
+    this.#end = end;
     this.#root = this.#newTable(this.#top);
   }
 
@@ -155,24 +186,44 @@ export class PageTableBuilder {
    * @param absoluteStart - The absolute start, aligned to the frame size.
    * @param opts - The frame size and the DAT-protection bit.
    * @returns This builder, to chain.
-   * @throws RangeError for unaligned arguments or when the table area is exhausted;
-   *   {@link ArgumentTypeError} `ERR_INVALID_ARG_TYPE` / {@link ArgumentRangeError}
-   *   `ERR_OUT_OF_RANGE` for values that are not u64; whatever the writer throws.
+   * @throws {@link ArgumentRangeError} before any entry is written: `ERR_INVALID_ARG_VALUE` for
+   *   an unknown frame size, a frame the top table level cannot hold (2 GiB frames need a
+   *   region-third table or higher) or unaligned arguments; `ERR_OUT_OF_RANGE` for a virtual
+   *   range beyond what the top table translates (it would alias lower addresses), a range that
+   *   passes 2^64, or values that are not u64. {@link ArgumentTypeError} `ERR_INVALID_ARG_TYPE`
+   *   for values of the wrong type. RangeError when the table area is exhausted; whatever the
+   *   writer throws.
    * @example
    * ```ts
    * builder.map(0x7f0000000000n, 0x10000, 0x200000n);
    * ```
    */
-  map(virtualStart: number | bigint, length: number | bigint, absoluteStart: number | bigint, opts: MapOptions = {}): this {
-    const va = checkU64(virtualStart, 'va');
-    const abs = checkU64(absoluteStart, 'abs');
+  map(virtualStart: number | bigint, length: number | bigint, absoluteStart: number | bigint, opts?: MapOptions): this {
+    const options = checkOptions(opts, 'options');
+    const frameValue = readOption(options, 'frame');
+    const protect = readOption(options, 'protect') === true;
+    const start = checkU64(virtualStart, 'va');
     const total = checkU64(length, 'length');
-    const frame = opts.frame ?? '4k';
-    const step = frame === '4k' ? 0x1000n : frame === '1m' ? 0x100000n : 0x80000000n;
-    if (va % step !== 0n || abs % step !== 0n || total % step !== 0n) {
-      throw new RangeError(`map: virtual ${va.toString(16)}, absolute ${abs.toString(16)} and length must be ${frame}-aligned`);
+    const absStart = checkU64(absoluteStart, 'abs');
+    const frame = (frameValue ?? '4k') as FrameSize;
+    if (typeof frame !== 'string' || !Object.hasOwn(FRAME_BYTES, frame)) {
+      throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `map: options.frame must be '4k', '1m' or '2g'`);
     }
-    for (let off = 0n; off < total; off += step) this.#mapOne((va + off) & ((1n << 64n) - 1n), abs + off, frame, opts.protect === true);
+    if (FRAME_LEVEL[frame] > this.#top) {
+      throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `map: ${frame} frames need a table of a higher level than this builder's top`);
+    }
+    const step = FRAME_BYTES[frame];
+    if (start % step !== 0n || absStart % step !== 0n || total % step !== 0n) {
+      throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `map: virtual 0x${start.toString(16)}, absolute 0x${absStart.toString(16)} and length must be ${frame}-aligned`);
+    }
+    const reach = reachOf(this.#top);
+    if (start + total > reach) {
+      throw new ArgumentRangeError('ERR_OUT_OF_RANGE', `map: virtual 0x${start.toString(16)} + 0x${total.toString(16)} is beyond the 0x${reach.toString(16)} bytes this builder's top table translates`);
+    }
+    if (absStart + total > TWO_64) {
+      throw new ArgumentRangeError('ERR_OUT_OF_RANGE', `map: absolute 0x${absStart.toString(16)} + 0x${total.toString(16)} passes 2^64`);
+    }
+    for (let off = 0n; off < total; off += step) this.#mapOne(start + off, absStart + off, frame, protect);
     return this;
   }
 
@@ -189,8 +240,7 @@ export class PageTableBuilder {
    * ```
    */
   invalidate(va: number | bigint, level: TopLevel | 'page'): this {
-    const want = level === 'page' ? -1 : LEVEL_OF[level];
-    const slot = this.#slotFor(checkU64(va, 'va'), want);
+    const slot = this.#slotFor(va, entryLevel(level));
     const entry = slot.level === -1 ? INVALID_PAGE : slot.level === 0 ? INVALID_SEGMENT : INVALID_REGION | (BigInt(slot.level) << 2n);
     this.#writeEntry(slot.table, slot.index, entry);
     return this;
@@ -209,7 +259,7 @@ export class PageTableBuilder {
    * ```
    */
   entryAddress(va: number | bigint, level: TopLevel | 'page'): bigint {
-    const slot = this.#slotFor(checkU64(va, 'va'), level === 'page' ? -1 : LEVEL_OF[level]);
+    const slot = this.#slotFor(va, entryLevel(level));
     return slot.table + BigInt(slot.index) * 8n;
   }
 
@@ -227,26 +277,29 @@ export class PageTableBuilder {
    * ```
    */
   setEntry(va: number | bigint, level: TopLevel | 'page', value: number | bigint): this {
-    const slot = this.#slotFor(checkU64(va, 'va'), level === 'page' ? -1 : LEVEL_OF[level]);
-    this.#writeEntry(slot.table, slot.index, checkU64(value, 'value'));
+    const entry = checkU64(value, 'value');
+    const slot = this.#slotFor(va, entryLevel(level));
+    this.#writeEntry(slot.table, slot.index, entry);
     return this;
   }
 
-  #slotFor(va: bigint, wantLevel: number): { table: bigint; index: number; level: number } {
+  #slotFor(vaValue: number | bigint, wantLevel: number): { table: bigint; index: number; level: number } {
+    const va = checkU64(vaValue, 'va');
+    if (va >= reachOf(this.#top)) throw new ArgumentRangeError('ERR_OUT_OF_RANGE', `virtual 0x${va.toString(16)} is beyond what this builder's top table translates`);
     let table = this.#root;
     for (let level = this.#top; level >= 0; level--) {
       const index = Number((va >> shiftOf(level)) & 0x7ffn);
       if (level === wantLevel) return { table, index, level };
       const e = this.#tables.get(table)![index]!;
       const invalid = level === 0 ? (e & INVALID_SEGMENT) !== 0n : (e & INVALID_REGION) !== 0n;
-      if (invalid || (e & FORMAT_CONTROL) !== 0n) throw new RangeError(`no lower table for 0x${va.toString(16)} at level ${level}`);
+      if (invalid || (e & FORMAT_CONTROL) !== 0n) throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `no lower table for 0x${va.toString(16)} at level ${level}`);
       table = level === 0 ? e & ~0x7ffn : e & ~0xfffn;
       if (level === 0) {
         if (wantLevel !== -1) break;
         return { table, index: Number((va >> 12n) & 0xffn), level: -1 };
       }
     }
-    throw new RangeError(`level not below the top level of this builder`);
+    throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `level not below the top level of this builder`);
   }
 
   #mapOne(va: bigint, abs: bigint, frame: FrameSize, protect: boolean): void {
@@ -276,7 +329,7 @@ export class PageTableBuilder {
         return;
       }
     }
-    throw new RangeError(`${frame} frames cannot be mapped below a ${this.#top}-level table`);
+    throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `${frame} frames cannot be mapped below a ${this.#top}-level table`);
   }
 
   /** Allocates a table of `level` (-1 = page table) filled with invalid entries. */
@@ -284,7 +337,7 @@ export class PageTableBuilder {
     const bytes = level === -1 ? PAGE_TABLE_BYTES : REGION_TABLE_BYTES;
     const align = level === -1 ? 2048n : 4096n;
     const origin = (this.#next + align - 1n) & ~(align - 1n);
-    if (origin + BigInt(bytes) > this.#end) throw new RangeError('PageTableBuilder: table area exhausted');
+    if (origin + BigInt(bytes) > this.#end) throw new ArgumentRangeError('ERR_OUT_OF_RANGE', 'PageTableBuilder: table area exhausted');
     this.#next = origin + BigInt(bytes);
     const count = bytes / 8;
     const invalid = level === -1 ? INVALID_PAGE : level === 0 ? INVALID_SEGMENT : INVALID_REGION | (BigInt(level) << 2n);

@@ -96,7 +96,7 @@ export function openKvmBackend(opts: OpenKvmOptions = {}): BackendHandle {
   try {
     addon = loadAddon();
   } catch (err) {
-    if (err instanceof AddonLoadError) fail(ERRNO.ENOENT, 'load kvm_s390.node', err.message);
+    if (err instanceof AddonLoadError) fail(err.errno, 'load kvm_s390.node', err.message);
     throw err;
   }
   const fd = addon.openDevice(device);
@@ -139,6 +139,25 @@ export function openKvmBackend(opts: OpenKvmOptions = {}): BackendHandle {
 }
 
 /**
+ * /dev/kvm as the handles use it. VMs that are not closed map their vcpus' kvm_run through it
+ * (the addon asks it for the size), so it stays open until the backend handle is closed or
+ * forgotten and no VM of it is open: as in the kernel, closing /dev/kvm does not stop a VM.
+ */
+interface SystemResources {
+  readonly addon: NativeAddon;
+  readonly fd: number;
+  handleOpen: boolean;
+  openVms: number;
+  fdOpen: boolean;
+}
+
+function closeSystemFdWhenUnused(system: SystemResources): void {
+  if (system.handleOpen || system.openVms > 0 || !system.fdOpen) return;
+  system.fdOpen = false;
+  system.addon.close(system.fd);
+}
+
+/**
  * What a VM holds in the OS: its fd, its guest memory, and how many vcpu fds still keep it
  * alive in the kernel. Shared by the VM handle and its vcpu handles, and by the finalizers that
  * close whatever a program forgot to close, so that however the handles are closed or
@@ -146,6 +165,8 @@ export function openKvmBackend(opts: OpenKvmOptions = {}): BackendHandle {
  * through the memslot: a memslot over unmapped (or later reused) host memory would alias it.
  */
 interface VmResources {
+  /** Null for a VM handle over a caller's fd (vmHandleOverFd). */
+  readonly system: SystemResources | null;
   readonly addon: NativeAddon;
   readonly fd: number;
   readonly memory: NativeMapping | null;
@@ -162,6 +183,10 @@ function closeVmFd(vm: VmResources): void {
   vm.vmFdOpen = false;
   vm.addon.close(vm.fd);
   releaseMemoryWhenUnreachable(vm);
+  if (vm.system !== null) {
+    vm.system.openVms--;
+    closeSystemFdWhenUnused(vm.system);
+  }
 }
 
 interface VcpuResources {
@@ -183,11 +208,15 @@ function closeVcpuFd(vcpu: VcpuResources): void {
 /** Closes the fds of handles a program dropped without closing them. */
 const forgottenVms = new FinalizationRegistry<VmResources>(closeVmFd);
 const forgottenVcpus = new FinalizationRegistry<VcpuResources>(closeVcpuFd);
-const forgottenSystems = new FinalizationRegistry<{ addon: NativeAddon; fd: number }>(({ addon, fd }) => addon.close(fd));
+const forgottenSystems = new FinalizationRegistry<SystemResources>((system) => {
+  system.handleOpen = false;
+  closeSystemFdWhenUnused(system);
+});
 
 class KvmBackend implements BackendHandle {
   readonly kind = 'kvm' as const;
   #closed = false;
+  readonly #system: SystemResources;
 
   constructor(
     private readonly addon: NativeAddon,
@@ -195,7 +224,8 @@ class KvmBackend implements BackendHandle {
     readonly profile: KernelProfile,
     readonly reason: string,
   ) {
-    forgottenSystems.register(this, { addon, fd }, this);
+    this.#system = { addon, fd, handleOpen: true, openVms: 0, fdOpen: true };
+    forgottenSystems.register(this, this.#system, this);
   }
 
   checkExtension(cap: number): number {
@@ -212,30 +242,35 @@ class KvmBackend implements BackendHandle {
       fail(ERRNO.EINVAL, 'KVM_CREATE_VM', 'this kernel gives a process page-status tables (PGSTE), which KVM_CREATE_VM needs, only when they were asked for before the process started: from vm.allocate_pgste or an ELF PGSTE header, which node lacks. Run "sysctl vm.allocate_pgste=1" as root and start node again (every kernel before the gmap rewrite needs this)');
     }
     check(vmFd, 'KVM_CREATE_VM');
+    let memory: NativeMapping | undefined;
     try {
-      const memory = addon.mmapGuest(opts.memorySize);
-      if (typeof memory === 'number') fail(-memory, 'mmap', `${opts.memorySize} bytes of guest memory`);
-      try {
-        check(addon.setUserMemoryRegion(vmFd, 0, 0, 0n, memory), 'KVM_SET_USER_MEMORY_REGION');
-        const mmapSize = check(addon.getVcpuMmapSize(this.fd), 'KVM_GET_VCPU_MMAP_SIZE');
-        const vm = new KvmVm(addon, vmFd, memory, mmapSize);
-        refuseFacilitiesItCannotRemove(vm, opts);
-        return vm;
-      } catch (err) {
-        memory.unmap();
-        throw err;
-      }
+      const mapped = addon.mmapGuest(opts.memorySize);
+      if (typeof mapped === 'number') fail(-mapped, 'mmap', `${opts.memorySize} bytes of guest memory`);
+      memory = mapped;
+      check(addon.setUserMemoryRegion(vmFd, 0, 0, 0n, memory), 'KVM_SET_USER_MEMORY_REGION');
     } catch (err) {
       addon.close(vmFd);
+      memory?.unmap();
       throw err;
     }
+    // From here the handle owns the fd and the memory (and its finalizer would close them):
+    // a refusal closes the handle, so nothing is closed twice and /dev/kvm is not kept open.
+    const vm = new KvmVm(addon, vmFd, memory, this.#system);
+    try {
+      refuseFacilitiesItCannotRemove(vm, opts);
+    } catch (err) {
+      vm.close();
+      throw err;
+    }
+    return vm;
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     forgottenSystems.unregister(this);
-    this.addon.close(this.fd);
+    this.#system.handleOpen = false;
+    closeSystemFdWhenUnused(this.#system);
   }
 }
 
@@ -260,10 +295,11 @@ class KvmVm implements VmHandle {
     private readonly addon: NativeAddon,
     private readonly fd: number,
     memory: NativeMapping | null,
-    private readonly runSize: number,
+    system: SystemResources | null,
   ) {
     this.#channel = new MemOpChannel(addon);
-    this.#resources = { addon, fd, memory, vmFdOpen: true, openVcpus: 0 };
+    this.#resources = { system, addon, fd, memory, vmFdOpen: true, openVcpus: 0 };
+    if (system !== null) system.openVms++;
     forgottenVms.register(this, this.#resources, this);
   }
 
@@ -309,7 +345,9 @@ class KvmVm implements VmHandle {
     }
     const { addon } = this;
     const vcpuFd = check(addon.createVcpu(this.fd, id), 'KVM_CREATE_VCPU', `vcpu id ${id}`);
-    const run = addon.mmapVcpu(vcpuFd, this.runSize);
+    // The addon asks /dev/kvm for the kvm_run size itself and maps nothing but a vcpu fd.
+    const kvmFd = this.#resources.system?.fd ?? -1;
+    const run = kvmFd < 0 ? -ERRNO.EBADF : addon.mmapVcpu(kvmFd, vcpuFd);
     if (typeof run === 'number') {
       addon.close(vcpuFd);
       fail(-run, 'mmap', 'the vcpu kvm_run area');
@@ -541,7 +579,7 @@ class KvmVcpu implements VcpuHandle {
  * it closes the fd.
  */
 export function vmHandleOverFd(fd: number): VmHandle {
-  return new KvmVm(loadAddon(), fd, null, 0);
+  return new KvmVm(loadAddon(), fd, null, null);
 }
 
 /**
@@ -554,6 +592,6 @@ export function vcpuHandleOverFd(fd: number): VcpuHandle {
   const run = addon.mmapGuest(1 << 20);
   if (typeof run === 'number') throw new KvmError(-run, 'mmap', 'anonymous memory for a stand-in kvm_run');
   // A stand-in VM that holds nothing: no vm fd, no guest memory.
-  const vm: VmResources = { addon, fd: -1, memory: null, vmFdOpen: false, openVcpus: 1 };
+  const vm: VmResources = { system: null, addon, fd: -1, memory: null, vmFdOpen: false, openVcpus: 1 };
   return new KvmVcpu(addon, 0, { vm, fd, run, open: true }, false);
 }

@@ -1,6 +1,7 @@
 // The shape of the native addon (native/*.cc). Every function returns the kernel's answer as
 // a number: >= 0, or -errno. Wrong argument types throw TypeError (code ERR_INVALID_ARG_TYPE),
-// out-of-range values RangeError (code ERR_OUT_OF_RANGE).
+// out-of-range values RangeError (code ERR_OUT_OF_RANGE), a memop buffer that holds fewer bytes
+// than the descriptor's size (detached, shrunk or short) RangeError ERR_BUFFER_OUT_OF_BOUNDS.
 
 /** A memory mapping owned by the addon (guest memory or a vcpu's kvm_run). */
 export interface NativeMapping {
@@ -49,7 +50,11 @@ export interface NativeAddon {
   createVcpu(vmFd: number, id: number): number;
   /** Anonymous memory, start aligned to 1 MiB; a Mapping or -errno. */
   mmapGuest(size: bigint | number): NativeMapping | number;
-  mmapVcpu(vcpuFd: number, size: number): NativeMapping | number;
+  /**
+   * The vcpu's kvm_run area, KVM_GET_VCPU_MMAP_SIZE bytes as `kvmFd` (/dev/kvm) answers;
+   * -errno, or -ENODEV when `vcpuFd` is not a KVM vcpu.
+   */
+  mmapVcpu(kvmFd: number, vcpuFd: number): NativeMapping | number;
   setUserMemoryRegion(vmFd: number, slot: number, flags: number, guestPhysAddr: bigint | number, memory: NativeMapping): number;
   run(vcpuFd: number): number;
   /** 0 initial, 1 normal, 2 clear. */
