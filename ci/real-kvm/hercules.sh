@@ -7,9 +7,10 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 vendor="${KVM_S390_VENDOR:-$root/../shared/vendor}"
-tarball="$(ls "$vendor"/hyperion-*.tar.xz | head -1)"
+tarball="$(ls "$vendor"/hyperion-*.tar.xz 2>/dev/null | head -1 || true)"
 patch="$vendor/hyperion-hamaxpow.patch"
-[ -f "$tarball" ] && [ -f "$patch" ] || { echo "hercules.sh: no Hercules source in $vendor" >&2; exit 1; }
+[ -n "$tarball" ] && [ -f "$tarball" ] && [ -f "$patch" ] ||
+  { echo "hercules.sh: no Hercules source (hyperion-*.tar.xz and hyperion-hamaxpow.patch) in $vendor; set KVM_S390_VENDOR" >&2; exit 1; }
 
 cache="${KVM_S390_CI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kvm-s390-ci}"
 key="$(cat "$tarball" "$patch" | sha256sum | cut -c1-16)"
