@@ -1,7 +1,7 @@
 // The real backend on whatever host runs the tests: loading the addon, the reasons KVM is
 // unusable, argument checks at the native boundary, and the memop ioctl going all the way to
 // the kernel on a non-KVM fd. Tests that need s390x KVM skip with "no KVM: <why>".
-import { copyFileSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -254,13 +254,17 @@ describe('every addon export survives any argument', () => {
       for (const [name, fn] of fns) {
         for (let pos = 0; pos < 6; pos++) {
           for (const bad of junk) {
-            // Valid-looking values everywhere else, the bad one at `pos`.
-            const args: unknown[] = [devNull, goodDesc, null, null, 1, 0];
+            // Valid-looking values everywhere else, the bad one at `pos`. close() gets an fd of
+            // its own: closing the shared one would let later calls (and a second close) reach
+            // whatever the process opens next under that number, such as libuv's io_uring.
+            const own = name === 'close' ? openSync('/dev/null', 'r+') : -1;
+            const args: unknown[] = [own >= 0 ? own : devNull, goodDesc, null, null, 1, 0];
             args[pos] = bad;
             let result: unknown;
             try {
               result = fn(...args);
             } catch (err) {
+              if (own >= 0) closeSync(own);
               const e = err as { code?: string };
               expect(err instanceof TypeError || err instanceof RangeError, `${name} arg ${pos}`).toBe(true);
               expect(['ERR_INVALID_ARG_TYPE', 'ERR_OUT_OF_RANGE'], `${name} arg ${pos}: ${String(err)}`).toContain(e.code);
