@@ -1,7 +1,7 @@
 // The real backend on whatever host runs the tests: loading the addon, the reasons KVM is
 // unusable, argument checks at the native boundary, and the memop ioctl going all the way to
 // the kernel on a non-KVM fd. Tests that need s390x KVM skip with "no KVM: <why>".
-import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -14,6 +14,17 @@ import { inferProfile, openKvmBackend, vmHandleOverFd } from '../src/kvm/backend
 import type { NativeAddon } from '../src/kvm/native.js';
 
 const addon: NativeAddon = loadAddon();
+/**
+ * An fd for the addon to use and close. Opened by the addon, not by fs.openSync: Node records
+ * the fds fs opens in a worker thread and closes any still recorded when the worker exits, so an
+ * fd that the addon closed behind Node's back would be closed a second time then, taking along
+ * whatever reused its number (libuv's io_uring in Node 24: the guest's vitest aborted).
+ */
+function nativeOpen(file: string): number {
+  const fd = addon.openDevice(file);
+  if (fd < 0) throw new Error(`open ${file}: errno ${-fd}`);
+  return fd;
+}
 /** ci/s390x.sh sets this: under qemu-user an unknown ioctl answers ENOSYS, not ENOTTY. */
 const underQemuUser = process.env.KVM_S390_UNDER_QEMU_USER === '1';
 const notTty = underQemuUser ? [ERRNO.ENOTTY, ERRNO.ENOSYS] : [ERRNO.ENOTTY];
@@ -117,7 +128,7 @@ describe('why KVM is unusable, in words', () => {
 
 describe('KVM_S390_MEM_OP on a non-KVM fd reaches the kernel through the full path', () => {
   it('public Vm → contract → addon → ioctl: ENOTTY as KvmError', () => {
-    const fd = openSync('/dev/null', 'r+');
+    const fd = nativeOpen('/dev/null');
     const vm = new Vm(vmHandleOverFd(fd));
     try {
       let err: unknown;
@@ -135,7 +146,7 @@ describe('KVM_S390_MEM_OP on a non-KVM fd reaches the kernel through the full pa
   });
 
   it('raw handle results: memop, skeys and the C loop all answer -ENOTTY', () => {
-    const fd = openSync('/dev/null', 'r+');
+    const fd = nativeOpen('/dev/null');
     const handle = vmHandleOverFd(fd);
     try {
       const buf = new Uint8Array(8);
@@ -154,7 +165,7 @@ describe('KVM_S390_MEM_OP on a non-KVM fd reaches the kernel through the full pa
   });
 
   it('a closed fd answers EBADF', () => {
-    const fd = openSync('/dev/null', 'r+');
+    const fd = nativeOpen('/dev/null');
     expect(addon.close(fd)).toBe(0);
     // Not the number just closed: another thread of this process (libuv's) may open a file under
     // it at any moment, and a second close would take that file away. No process has an fd this
@@ -208,9 +219,9 @@ describe('mmapVcpu maps exactly what the kernel says a vcpu has', () => {
   // kernels of the test bed run it.
   it.skipIf(underQemuUser)('takes the size from KVM_GET_VCPU_MMAP_SIZE and maps vcpu fds only (a short file would SIGBUS)', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'kvm-s390-mmap-'));
-    const short = openSync(path.join(dir, 'short'), 'w+');
     writeFileSync(path.join(dir, 'short'), 'x');
-    const devNull = openSync('/dev/null', 'r+');
+    const short = nativeOpen(path.join(dir, 'short'));
+    const devNull = nativeOpen('/dev/null');
     try {
       // No size argument any more: /dev/null is no /dev/kvm, so there is no size to map.
       expect(notTty).toContain(-(addon.mmapVcpu(devNull, short) as number));
@@ -251,7 +262,7 @@ describe('every addon export survives any argument', () => {
 
   it('wrong values in every position throw TypeError/RangeError with a Node-style code', () => {
     expect(fns.length).toBeGreaterThanOrEqual(22);
-    const devNull = openSync('/dev/null', 'r+');
+    const devNull = nativeOpen('/dev/null');
     const goodDesc = new Uint8Array(64);
     try {
       let checked = 0;
@@ -261,14 +272,14 @@ describe('every addon export survives any argument', () => {
             // Valid-looking values everywhere else, the bad one at `pos`. close() gets an fd of
             // its own: closing the shared one would let later calls (and a second close) reach
             // whatever the process opens next under that number, such as libuv's io_uring.
-            const own = name === 'close' ? openSync('/dev/null', 'r+') : -1;
+            const own = name === 'close' ? nativeOpen('/dev/null') : -1;
             const args: unknown[] = [own >= 0 ? own : devNull, goodDesc, null, null, 1, 0];
             args[pos] = bad;
             let result: unknown;
             try {
               result = fn(...args);
             } catch (err) {
-              if (own >= 0) closeSync(own);
+              if (own >= 0) addon.close(own);
               const e = err as { code?: string };
               expect(err instanceof TypeError || err instanceof RangeError, `${name} arg ${pos}`).toBe(true);
               expect(['ERR_INVALID_ARG_TYPE', 'ERR_OUT_OF_RANGE'], `${name} arg ${pos}: ${String(err)}`).toContain(e.code);
@@ -288,7 +299,7 @@ describe('every addon export survives any argument', () => {
   });
 
   it('buffers shorter than the descriptor says (or detached) are refused before the ioctl', () => {
-    const fd = openSync('/dev/null', 'r+');
+    const fd = nativeOpen('/dev/null');
     try {
       const d = new MemOpDescriptor();
       const desc = d.fill({ op: MEMOP.ABSOLUTE_READ, gaddr: 0n, size: 64, flags: 0, buf: null, key: 0, ar: 0, sidaOffset: 0, old: null });
@@ -318,7 +329,7 @@ describe('every addon export survives any argument', () => {
   });
 
   it('a memop channel reads its descriptor from the shared bytes and checks the buffers against it', () => {
-    const fd = openSync('/dev/null', 'r+');
+    const fd = nativeOpen('/dev/null');
     try {
       const channel = addon.createMemOpChannel();
       expect(channel.descriptor.length).toBe(64);
