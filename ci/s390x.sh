@@ -93,12 +93,9 @@ status=0
 # emulator (guest tables are big-endian): those suites run here. The fuzzers, the fd-leak
 # cycles and the CLI's spawned processes run on the host only: under qemu-user they take many
 # times longer and were killed for memory, while testing no byte order of their own.
-# test/kvm-backend.test.ts runs big-endian on the real s390x kernels of the test bed
-# (ci/real-kvm) instead: under qemu-user its native-addon sweeps ended in a libuv assertion
-# (uv__io_poll, an fd-handling difference of the emulation) in three runs of four.
 S390X_SUITES=(test/abi.test.ts test/abi-agreement.test.ts test/address-translation.test.ts
   test/conformance.test.ts test/emulated-absolute.test.ts test/key-protection.test.ts
-  test/real-kvm.test.ts test/logical-properties.test.ts)
+  test/kvm-backend.test.ts test/real-kvm.test.ts test/logical-properties.test.ts)
 KVM_S390_VITEST_REPORT="$REPORT" run_s390x node_modules/vitest/vitest.mjs run --pool=threads "${S390X_SUITES[@]}" || status=$?
 node ci/summarize-vitest.mjs "$REPORT" "s390x (qemu-user, big-endian)" || status=1
 

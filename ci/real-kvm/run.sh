@@ -22,10 +22,7 @@ kernels="bookworm,trixie,forky"
 scenarios=500
 seed="$(date +%Y%m%d)"
 shrink=""
-# test/kvm-backend.test.ts is left out for now: since the issue-10/12 merge, Node 24 in the guest
-# aborts after it with "libuv: io_uring_enter(getevents): Bad file descriptor" (an fd closed
-# twice somewhere in its addon sweeps); it runs on the host in npm test (issue 9 notes).
-vitest_files="test/abi-agreement.test.ts test/real-kvm.test.ts"
+vitest_files="test/kvm-backend.test.ts test/abi-agreement.test.ts test/real-kvm.test.ts"
 while [ $# -gt 0 ]; do
   case "$1" in
     --kernels) kernels="$2"; shift 2 ;;
