@@ -74,6 +74,8 @@ if (existsSync(join(dir, 'differential.out'))) {
     // A disagreement counts as explained only when the differential engine names the documented
     // difference behind it (a machine facility, a kernel bug the profile models).
     const unexplained = (diff.disagreements ?? []).filter((d) => !d.explanation);
+    const referenceOnly = (diff.disagreements ?? []).filter((d) => d.explanation?.id === 'reference-recording').length;
+    if (referenceOnly > 0) notes.push(`differential: ${referenceOnly} of ${diff.count ?? '?'} differed only in R (machine reference recording)`);
     if (unexplained.length === 0) passed++;
     else if (differentialReportOnly) {
       notes.push(`differential ${unexplained.length} unexplained of ${diff.count ?? '?'} (reported, not gating)`);

@@ -12,6 +12,7 @@ import { hex, seconds } from './text.js';
 import { generateScenario, type GenerateOptions } from './generate.js';
 import { PROFILES } from '../emulated/profiles.js';
 import { explainDisagreement, type ProfileDifference } from './profile-differences.js';
+import { REFERENCE_RECORDING, withoutReferenceBits } from './reference-recording.js';
 import {
   ScenarioRunner,
   bufLength,
@@ -87,9 +88,27 @@ function comparable(r: StepResult): string {
 }
 
 export function firstDifference(a: readonly StepResult[], b: readonly StepResult[]): number {
+  return compareRuns(a, b, false).diff;
+}
+
+/**
+ * Where two runs of one scenario part: `diff` is the first step whose results differ (-1:
+ * none). Against a real machine (`realMachine`) a step that differs only in reference bits
+ * does not end the comparison: it is noted in `referenceOnly` (the first such step) and the
+ * rest is compared with R masked (see reference-recording.ts).
+ */
+export function compareRuns(a: readonly StepResult[], b: readonly StepResult[], realMachine: boolean): { diff: number; referenceOnly: number } {
   const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (comparable(a[i]!) !== comparable(b[i]!)) return i;
-  return a.length === b.length ? -1 : n;
+  let referenceOnly = -1;
+  for (let i = 0; i < n; i++) {
+    if (comparable(a[i]!) === comparable(b[i]!)) continue;
+    if (realMachine && comparable(withoutReferenceBits(a[i]!)) === comparable(withoutReferenceBits(b[i]!))) {
+      if (referenceOnly < 0) referenceOnly = i;
+      continue;
+    }
+    return { diff: i, referenceOnly };
+  }
+  return { diff: a.length === b.length ? -1 : n, referenceOnly };
 }
 
 interface Trial {
@@ -97,12 +116,14 @@ interface Trial {
   a: StepResult[];
   b: StepResult[];
   diff: number;
+  /** The first step that differed only in reference bits against a real machine (-1: none). */
+  referenceOnly: number;
 }
 
 function trial(sides: readonly [Side, Side], steps: Step[]): Trial {
   const a = runOn(sides[0], steps);
   const b = runOn(sides[1], steps);
-  return { steps, a, b, diff: firstDifference(a, b) };
+  return { steps, a, b, ...compareRuns(a, b, sides.some((side) => side.kind === 'kvm')) };
 }
 
 function resizeBuf(spec: BufSpec | undefined, size: number): BufSpec | undefined {
@@ -190,8 +211,9 @@ export interface Disagreement {
   originalSteps: number;
   file?: string;
   /**
-   * The documented profile difference that explains it (two emulated profiles only); null
-   * when none does: a bug in the model or, against real KVM, in the kernel or the model.
+   * What explains it: a documented profile difference (two emulated profiles), the machine's
+   * reference recording (only R differs from a real machine), or null when nothing does: a
+   * bug in the model or, against real KVM, in the kernel or the model.
    */
   explanation: ProfileDifference | null;
 }
@@ -252,7 +274,7 @@ export function formatDisagreement(d: Disagreement, sides: readonly [Side, Side]
   lines.push(`  B (${sides[1].label}): ${formatResult(d.results[1][d.step]!)}`);
   lines.push(
     d.explanation
-      ? `Explained: a documented profile difference, ${d.explanation.id}: ${d.explanation.title} (${d.explanation.source})`
+      ? `Explained: ${d.explanation.id === REFERENCE_RECORDING.id ? 'a machine difference' : 'a documented profile difference'}, ${d.explanation.id}: ${d.explanation.title} (${d.explanation.source})`
       : 'Unexplained: no documented profile difference accounts for it',
   );
   return lines.join('\n');
@@ -296,9 +318,10 @@ export function runDifferential(opts: DifferentialOptions): DifferentialSummary 
     const scenario = generateScenario(opts.seed, i, generateOptionsFor(opts.sides));
     stepsRun += scenario.steps.length;
     const t = trial(opts.sides, scenario.steps);
+    let d: Disagreement | undefined;
     if (t.diff >= 0 && t.diff < scenario.steps.length) {
       const small = opts.shrink === false ? { ...t, steps: t.steps.slice(0, t.diff + 1), a: t.a.slice(0, t.diff + 1), b: t.b.slice(0, t.diff + 1) } : shrink(opts.sides, t);
-      const d: Disagreement = {
+      d = {
         scenario: { ...scenario, steps: small.steps },
         step: small.diff,
         kind: stepKind(small.steps[small.diff]!),
@@ -306,6 +329,19 @@ export function runDifferential(opts: DifferentialOptions): DifferentialSummary 
         originalSteps: scenario.steps.length,
         explanation: bothEmulated ? explainDisagreement(small.steps, small.diff, [small.a[small.diff], small.b[small.diff]], [opts.sides[0].profile, opts.sides[1].profile]) : null,
       };
+    } else if (t.referenceOnly >= 0) {
+      // Not shrunk: the machine decides R, so a smaller scenario need not show it again.
+      const end = t.referenceOnly + 1;
+      d = {
+        scenario: { ...scenario, steps: t.steps.slice(0, end) },
+        step: t.referenceOnly,
+        kind: stepKind(t.steps[t.referenceOnly]!),
+        results: [t.a.slice(0, end), t.b.slice(0, end)],
+        originalSteps: scenario.steps.length,
+        explanation: REFERENCE_RECORDING,
+      };
+    }
+    if (d) {
       if (opts.outDir) {
         d.file = path.join(opts.outDir, `disagreement-${opts.seed}-${i}.json`);
         writeFileSync(d.file, JSON.stringify(reportJson(d, opts.sides), null, 2) + '\n');
@@ -337,18 +373,21 @@ export function reportJson(d: Disagreement, sides: readonly [Side, Side]): unkno
   };
 }
 
-/** The disagreements no documented profile difference explains: these make the run fail. */
+/** The disagreements nothing documented explains: these make the run fail. */
 export function unexplained(s: DifferentialSummary): Disagreement[] {
   return s.disagreements.filter((d) => d.explanation === null);
 }
 
 export function formatSummary(s: DifferentialSummary, sides: readonly [Side, Side]): string {
+  const referenceOnly = s.disagreements.filter((d) => d.explanation?.id === REFERENCE_RECORDING.id).length;
   const byKind = new Map<string, number>();
   for (const d of s.disagreements) byKind.set(d.kind, (byKind.get(d.kind) ?? 0) + 1);
   const lines = [
     `Differential: ${sides[0].label} vs ${sides[1].label}, seed ${s.seed}, ${s.count} scenarios (${s.stepsRun} steps)`,
     `Time: ${seconds(s.durationMs)} (${s.scenariosPerSecond.toFixed(1)} scenarios/s, shrinking included)`,
-    `Disagreements: ${s.disagreements.length} (${s.disagreements.length - unexplained(s).length} documented profile differences, ${unexplained(s).length} unexplained)`,
+    sides.some((side) => side.kind === 'kvm')
+      ? `Disagreements: ${s.disagreements.length} (${referenceOnly} only in reference bits, a machine difference; ${unexplained(s).length} unexplained)`
+      : `Disagreements: ${s.disagreements.length} (${s.disagreements.length - unexplained(s).length} documented profile differences, ${unexplained(s).length} unexplained)`,
   ];
   for (const [kind, n] of [...byKind].sort()) lines.push(`  ${kind}: ${n}`);
   return lines.join('\n');
