@@ -386,13 +386,13 @@ const realKvmTitle = kvm.ok ? 'real s390x KVM' : `no KVM: ${kvm.why.split('\n')[
 describe.skipIf(!kvm.ok)(realKvmTitle, () => {
   const MiB = 1n << 20n;
 
-  it('absolute write then read round-trips; outside memory is PGM_ADDRESSING', () => {
+  it('absolute write then read round-trips; outside memory is PGM_ADDRESSING', (ctx) => {
     const b = openKvmBackend();
     const vm = b.createVm({ memorySize: 2n * MiB });
     try {
       const data = Uint8Array.from({ length: 256 }, (_, i) => i);
       const w = { op: MEMOP.ABSOLUTE_WRITE, gaddr: 0x1000n, size: 256, flags: 0, buf: data, key: 0, ar: 0, sidaOffset: 0, old: null };
-      if (b.profile === 'pre-5.18') return; // no vm-fd memop before 5.18
+      if (b.profile === 'pre-5.18') ctx.skip('no vm-fd memop before Linux 5.18');
       expect(vm.memop(w)).toBe(0);
       const out = new Uint8Array(256);
       expect(vm.memop({ ...w, op: MEMOP.ABSOLUTE_READ, buf: out })).toBe(0);
@@ -442,7 +442,6 @@ describe.skipIf(!kvm.ok)(realKvmTitle, () => {
     const b = openKvmBackend();
     const vm = b.createVm({ memorySize: 1n * MiB });
     try {
-      if (b.profile === 'pre-5.18') return;
       const out = new Uint8Array(4);
       expect(vm.getStorageKeys(0n, 4, out, 0)).toBe(GET_SKEYS_NONE);
       const keys = Uint8Array.of(0x10, 0x20, 0x30, 0x40);

@@ -243,11 +243,15 @@ class KvmBackend implements BackendHandle {
     }
     check(vmFd, 'KVM_CREATE_VM');
     let memory: NativeMapping | undefined;
+    let vm: KvmVm;
     try {
       const mapped = addon.mmapGuest(opts.memorySize);
       if (typeof mapped === 'number') fail(-mapped, 'mmap', `${opts.memorySize} bytes of guest memory`);
       memory = mapped;
       check(addon.setUserMemoryRegion(vmFd, 0, 0, 0n, memory), 'KVM_SET_USER_MEMORY_REGION');
+      // Inside the try: a handle that cannot be built (its memop channel's allocation) leaves
+      // nothing open behind it.
+      vm = new KvmVm(addon, vmFd, memory, this.#system);
     } catch (err) {
       addon.close(vmFd);
       memory?.unmap();
@@ -255,7 +259,6 @@ class KvmBackend implements BackendHandle {
     }
     // From here the handle owns the fd and the memory (and its finalizer would close them):
     // a refusal closes the handle, so nothing is closed twice and /dev/kvm is not kept open.
-    const vm = new KvmVm(addon, vmFd, memory, this.#system);
     try {
       refuseFacilitiesItCannotRemove(vm, opts);
     } catch (err) {
@@ -344,6 +347,7 @@ class KvmVm implements VmHandle {
       fail(ERRNO.EOPNOTSUPP, 'KVM_CREATE_VCPU', 'protected (PV) vcpus need a secure-execution guest image and the KVM_S390_PV_COMMAND protocol, which the kvm backend does not drive; SIDA ops are available on the emulated backend');
     }
     const { addon } = this;
+    const hasVcpuResets = this.checkExtension(CAP.S390_VCPU_RESETS) > 0;
     const vcpuFd = check(addon.createVcpu(this.fd, id), 'KVM_CREATE_VCPU', `vcpu id ${id}`);
     // The addon asks /dev/kvm for the kvm_run size itself and maps nothing but a vcpu fd.
     const kvmFd = this.#resources.system?.fd ?? -1;
@@ -352,8 +356,16 @@ class KvmVm implements VmHandle {
       addon.close(vcpuFd);
       fail(-run, 'mmap', 'the vcpu kvm_run area');
     }
+    let vcpu: KvmVcpu;
+    try {
+      vcpu = new KvmVcpu(addon, id, { vm: this.#resources, fd: vcpuFd, run, open: true }, hasVcpuResets);
+    } catch (err) {
+      addon.close(vcpuFd);
+      run.unmap();
+      throw err;
+    }
     this.#resources.openVcpus++;
-    return new KvmVcpu(addon, id, { vm: this.#resources, fd: vcpuFd, run, open: true }, this.checkExtension(CAP.S390_VCPU_RESETS) > 0);
+    return vcpu;
   }
 
   /** The kernel does not say why a memop failed. */
