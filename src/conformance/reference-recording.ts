@@ -1,11 +1,12 @@
-// Reference recording on a real machine. The architecture promises that the change bit is
-// exact but not the reference bit: R may be set by fetches the program never asked for, and a
-// reference may go unrecorded (Principles of Operation, "Reference Recording"). The test bed's
-// machine does both: on Hercules a 6.12 VM showed R on a page no memop had touched, and 7.2 left
-// R unset after reads, at a rate that changed from run to run with the same seed (2, 7, 12 of
-// 500 scenarios) — no deterministic model can match that. So against real KVM a result that
-// differs only in R is a machine difference, counted and reported but not a disagreement, and
-// comparison goes on with R masked; anything else, C included, still has to match exactly.
+// Reference recording on a real host. The architecture makes the change bit exact but not the
+// reference bit: R may be set by fetches the program never asked for, and a reference may go
+// unrecorded (Principles of Operation, "Reference Recording"). The test bed sees both: a 6.12
+// VM showed R on a page no memop had touched, and 7.2 leaves the guest's R unset after accesses
+// to pages that transparent huge pages back, which the host decides (none with THP off, 2 to 21
+// of 500 scenarios with it on) — no deterministic model can match that. So against real KVM a
+// result that differs only in R is a machine difference, counted and reported but not a
+// disagreement, and comparison goes on with R masked; anything else, C included, still has to
+// match exactly (docs/spec-errata.md).
 import type { ProfileDifference } from './profile-differences.js';
 import type { StepResult } from './scenario.js';
 import { hex } from './text.js';
@@ -15,8 +16,8 @@ const REFERENCE_BIT = 0x04;
 
 export const REFERENCE_RECORDING: ProfileDifference = {
   id: 'reference-recording',
-  title: 'only the reference bit differs, and the architecture does not make a real machine record references exactly (R may be missed or set by accesses no program made)',
-  source: 'docs/spec-errata.md, "§9 a real machine records references inexactly"',
+  title: 'only the reference bit differs, and the architecture does not make a real host record references exactly (R may be missed, as 7.2 does on pages in transparent huge pages, or set by accesses no program made)',
+  source: 'docs/spec-errata.md, "§9 a real host records references inexactly"',
 };
 
 /** Key bytes written as hex pairs (`keys`, `keysAfter`) with R cleared. */
