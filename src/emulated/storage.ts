@@ -28,8 +28,15 @@ export class AbsoluteStorage {
   /** Each slab: SLAB_PAGES pages, as its ArrayBuffer and as bytes. */
   readonly #slabs: ArrayBuffer[] = [];
   readonly #slabBytes: Uint8Array[] = [];
-  /** Allocation index → page number (-1 past the last page): what #run compares. */
+  /** Allocation index → page number (-1 past the last page). */
   #pfnOf = new Float64Array(SLAB_PAGES).fill(-1);
+  /**
+   * Contiguous runs, kept as pages are allocated so that #run answers without a loop: for each
+   * allocation index the index that starts its run (pages of consecutive numbers, one after
+   * the other in one slab), and for each run start the last index of that run so far.
+   */
+  #runStart = new Int32Array(SLAB_PAGES);
+  #runLast = new Int32Array(SLAB_PAGES);
   /**
    * Bumped when a store changes a page that a translation was read from (a DAT table): the
    * translation buffers (tlb.ts) drop their entries when it moves. Stores into other pages
@@ -94,6 +101,8 @@ export class AbsoluteStorage {
     this.#slabs.length = 0;
     this.#slabBytes.length = 0;
     this.#pfnOf = new Float64Array(SLAB_PAGES).fill(-1);
+    this.#runStart = new Int32Array(SLAB_PAGES);
+    this.#runLast = new Int32Array(SLAB_PAGES);
     this.#translationMarks = new Uint8Array(SLAB_PAGES);
     this.#cacheKeys.fill(-1);
   }
@@ -141,16 +150,9 @@ export class AbsoluteStorage {
    * in address order) are copied with one call instead of one per page.
    */
   #run(index: number, abs: number, length: number): number {
-    let len = Math.min(PAGE_SIZE - (abs & PAGE_MASK), length);
-    let pfn = Math.floor(abs / PAGE_SIZE) + 1;
-    let next = index + 1;
-    const pfnOf = this.#pfnOf;
-    while (len < length && next % SLAB_PAGES !== 0 && pfnOf[next] === pfn) {
-      len = Math.min(len + PAGE_SIZE, length);
-      pfn++;
-      next++;
-    }
-    return len;
+    const pagesAfter = this.#runLast[this.#runStart[index]!]! - index;
+    const len = PAGE_SIZE - (abs & PAGE_MASK) + pagesAfter * PAGE_SIZE;
+    return len < length ? len : length;
   }
 
   /**
@@ -263,12 +265,21 @@ export class AbsoluteStorage {
         const pfnOf = new Float64Array(this.#pfnOf.length * 2).fill(-1);
         pfnOf.set(this.#pfnOf);
         this.#pfnOf = pfnOf;
+        const runStart = new Int32Array(pfnOf.length);
+        runStart.set(this.#runStart);
+        this.#runStart = runStart;
+        const runLast = new Int32Array(pfnOf.length);
+        runLast.set(this.#runLast);
+        this.#runLast = runLast;
       }
     }
     const page = this.#slabBytes[this.#slabBytes.length - 1]!.subarray((fresh % SLAB_PAGES) * PAGE_SIZE, (fresh % SLAB_PAGES + 1) * PAGE_SIZE);
     this.#views.push(page);
     this.#index.set(pfn, fresh);
     this.#pfnOf[fresh] = pfn;
+    const start = fresh % SLAB_PAGES !== 0 && this.#pfnOf[fresh - 1] === pfn - 1 ? this.#runStart[fresh - 1]! : fresh;
+    this.#runStart[fresh] = start;
+    this.#runLast[start] = fresh;
     return page;
   }
 
