@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { PGM } from '../src/abi/constants.js';
 import { addressingMode, advance, fromU64, toEffective, type Address64 } from '../src/emulated/address-space.js';
-import { translate, type Translation } from '../src/emulated/dat.js';
+import { emptyTranslation, translate, type Translation } from '../src/emulated/dat.js';
 import { realToAbsolute } from '../src/emulated/prefixing.js';
 import { AbsoluteStorage } from '../src/emulated/storage.js';
 
@@ -75,7 +75,7 @@ describe('DAT walk', () => {
     return s;
   }
   const none = { edat1: false, edat2: false };
-  const out = (): Translation => ({ abs: 0, datProtected: false, pageProtected: false, detail: '' });
+  const out = (): Translation => emptyTranslation();
 
   it('translates through a segment and a page table, then prefixes the real frame', () => {
     const s = segmentSpace();

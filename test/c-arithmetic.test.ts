@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { PGM } from '../src/abi/constants.js';
 import { authorityByteAddress, translateAccessRegister, type ArContext, type ArTranslation } from '../src/emulated/access-registers.js';
 import { fromU64 } from '../src/emulated/address-space.js';
-import { entryAddress, translate, type Translation } from '../src/emulated/dat.js';
+import { emptyTranslation, entryAddress, translate, type Translation } from '../src/emulated/dat.js';
 import { AbsoluteStorage } from '../src/emulated/storage.js';
 
 function word(s: AbsoluteStorage, at: number, v: number): void {
@@ -47,7 +47,7 @@ function arSpace(all: number, atl: number, private_: boolean, memory = 1 << 24):
   for (let i = 0; i < 16384; i += 4) word(s, AUTHORITY + i, 0xffffffff);
   const cr = new Array<bigint>(16).fill(0n);
   cr[2] = BigInt(ALD);
-  return { storage: s, prefix: 0, cr, acrs: new Array<number>(16).fill(0), outsideMemory: PGM.ADDRESSING };
+  return { storage: s, prefix: 0, cr, acrs: new Array<number>(16).fill(0), outsideMemory: PGM.ADDRESSING, fetchesMarkReferenceIn: null };
 }
 
 function viaAr(c: ArContext, alen: number, eax = 0): number {
@@ -107,7 +107,7 @@ describe('DAT entry addresses in unsigned 64-bit arithmetic', () => {
     u64(s, 0, 0x10000n);
     for (let i = 0; i < 256; i++) u64(s, 0x10000 + i * 8, 0x400n);
     u64(s, 0x10000, 0x20000n);
-    const out: Translation = { abs: 0, datProtected: false, pageProtected: false, detail: '' };
+    const out: Translation = emptyTranslation();
     const asceLo = (0xffff_f000 | 3) >>> 0; // DT 0 (segment table), TL 3
     const va = fromU64(0x2000_0123n, { hi: 0, lo: 0 }); // SX 512, PX 0
     expect(translate(s, 0xffff_ffff, asceLo, va, false, 0, { edat1: false, edat2: false }, out)).toBe(0);
@@ -120,7 +120,7 @@ describe('DAT entry addresses in unsigned 64-bit arithmetic', () => {
 
 describe('DAT table-length and table-offset tests at their boundaries', () => {
   const none = { edat1: false, edat2: false };
-  const out = (): Translation => ({ abs: 0, datProtected: false, pageProtected: false, detail: '' });
+  const out = (): Translation => emptyTranslation();
   // Region-first table at 0x10000 (all entries invalid but one, set per test).
   const space = (): AbsoluteStorage => {
     const s = new AbsoluteStorage(1 << 24);

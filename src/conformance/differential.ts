@@ -12,7 +12,7 @@ import { hex, seconds } from './text.js';
 import { generateScenario, type GenerateOptions } from './generate.js';
 import { PROFILES } from '../emulated/profiles.js';
 import { explainDisagreement, type ProfileDifference } from './profile-differences.js';
-import { REFERENCE_RECORDING, withoutReferenceBits } from './reference-recording.js';
+import { REFERENCE_RECORDING, onlyMissedReferences } from './reference-recording.js';
 import {
   ScenarioRunner,
   bufLength,
@@ -88,21 +88,21 @@ function comparable(r: StepResult): string {
 }
 
 export function firstDifference(a: readonly StepResult[], b: readonly StepResult[]): number {
-  return compareRuns(a, b, false).diff;
+  return compareRuns(a, b, null).diff;
 }
 
 /**
  * Where two runs of one scenario part: `diff` is the first step whose results differ (-1:
- * none). Against a real machine (`realMachine`) a step that differs only in reference bits
- * does not end the comparison: it is noted in `referenceOnly` (the first such step) and the
- * rest is compared with R masked (see reference-recording.ts).
+ * none). When one run is a real host's (`realRun` 0 for `a`, 1 for `b`), a step where it only
+ * left reference bits unset that the model set does not end the comparison: it is noted in
+ * `referenceOnly` (the first such step) and comparing goes on (see reference-recording.ts).
  */
-export function compareRuns(a: readonly StepResult[], b: readonly StepResult[], realMachine: boolean): { diff: number; referenceOnly: number } {
+export function compareRuns(a: readonly StepResult[], b: readonly StepResult[], realRun: 0 | 1 | null): { diff: number; referenceOnly: number } {
   const n = Math.min(a.length, b.length);
   let referenceOnly = -1;
   for (let i = 0; i < n; i++) {
     if (comparable(a[i]!) === comparable(b[i]!)) continue;
-    if (realMachine && comparable(withoutReferenceBits(a[i]!)) === comparable(withoutReferenceBits(b[i]!))) {
+    if (realRun !== null && (realRun === 0 ? onlyMissedReferences(a[i]!, b[i]!) : onlyMissedReferences(b[i]!, a[i]!))) {
       if (referenceOnly < 0) referenceOnly = i;
       continue;
     }
@@ -123,7 +123,8 @@ interface Trial {
 function trial(sides: readonly [Side, Side], steps: Step[]): Trial {
   const a = runOn(sides[0], steps);
   const b = runOn(sides[1], steps);
-  return { steps, a, b, ...compareRuns(a, b, sides.some((side) => side.kind === 'kvm')) };
+  const realRun = sides[0].kind === 'kvm' ? 0 : sides[1].kind === 'kvm' ? 1 : null;
+  return { steps, a, b, ...compareRuns(a, b, realRun) };
 }
 
 function resizeBuf(spec: BufSpec | undefined, size: number): BufSpec | undefined {

@@ -1,10 +1,11 @@
 // Access-register translation (docs/memop-semantics.md §8.4): in AR mode the access register's ALET selects an
 // address space through the access-list designation, the access-list entry and the ASN
 // second table entry. All tables are read with real addresses (prefixed), big-endian.
-import { PGM } from '../abi/constants.js';
+import { PAGE_SIZE, PGM } from '../abi/constants.js';
 import { realToAbsolute } from './prefixing.js';
 import { hex } from './faults.js';
 import type { AbsoluteStorage } from './storage.js';
+import type { StorageKeys } from './storage-keys.js';
 
 export interface ArTranslation {
   asceHi: number;
@@ -23,6 +24,11 @@ export interface ArContext {
    * read_guest_real still went through kvm_read_guest (see profiles.ts).
    */
   outsideMemory: number;
+  /**
+   * The keys the table fetches mark R in (each read goes through the host mapping), or null
+   * where they leave no trace (ProfileSwitches.tableFetchesMarkReference).
+   */
+  fetchesMarkReferenceIn: StorageKeys | null;
 }
 
 const words = new Uint32Array(2);
@@ -31,8 +37,15 @@ function lowWord(v: bigint): number {
   return Number(v & 0xffffffffn);
 }
 
+/** The absolute address of a table fetch at real address `real`, recorded as a host read. */
+function fetchAt(c: ArContext, real: number): number {
+  const abs = realToAbsolute(real, c.prefix);
+  c.fetchesMarkReferenceIn?.recordPage(Math.floor(abs / PAGE_SIZE), false);
+  return abs;
+}
+
 function readRealU32(c: ArContext, real: number): number {
-  return c.storage.readU32(realToAbsolute(real, c.prefix));
+  return c.storage.readU32(fetchAt(c, real));
 }
 
 function fail(out: ArTranslation, code: number, detail: string): number {
@@ -85,12 +98,12 @@ export function translateAccessRegister(c: ArContext, ar: number, isStore: boole
       const ato = (aste0 >>> 2) & 0x1fffffff;
       const byteReal = authorityByteAddress(ato, eax);
       if (!inMemory(c, byteReal, 1)) return fail(out, c.outsideMemory, `authority-table byte at real ${hex(byteReal)} is outside guest memory`);
-      const authority = c.storage.readU8(realToAbsolute(byteReal, c.prefix));
+      const authority = c.storage.readU8(fetchAt(c, byteReal));
       if ((authority & (0x40 >> ((eax & 3) * 2))) === 0) return fail(out, PGM.EXTENDED_AUTHORITY, `EAX ${eax} has no secondary authority for this private ALE`);
     }
   }
   if ((ale0 & 0x02000000) !== 0 && isStore) return fail(out, PGM.PROTECTION, `store through AR${ar}: the access-list entry is fetch-only`);
-  c.storage.readU64Parts(realToAbsolute(asteReal + 8, c.prefix), words);
+  c.storage.readU64Parts(fetchAt(c, asteReal + 8), words);
   out.asceHi = words[0]!;
   out.asceLo = words[1]!;
   return 0;

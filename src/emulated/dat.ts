@@ -42,11 +42,26 @@ export interface Translation {
   pageProtected: boolean;
   /** Words describing a failure (table level and entry address), set only on failure. */
   detail: string;
+  /**
+   * The page numbers of the table entries the walk read, in order (at most one per level),
+   * and how many: the kernel reads each through the host mapping, which some kernels let
+   * show in the tables' storage keys (ProfileSwitches.tableFetchesMarkReference).
+   */
+  readonly tablePages: Float64Array;
+  tableReads: number;
+}
+
+/** A Translation to fill (one per vcpu: the walk allocates nothing). */
+export function emptyTranslation(): Translation {
+  return { abs: 0, datProtected: false, pageProtected: false, detail: '', tablePages: new Float64Array(MAX_TABLE_READS), tableReads: 0 };
 }
 
 export function asceIsPrivate(asceLo: number): boolean {
   return (asceLo & ASCE_PRIVATE) !== 0;
 }
+
+/** Region-first, -second, -third, segment and page table: one entry each. */
+export const MAX_TABLE_READS = 5;
 
 const LEVEL_NAMES = ['segment-table', 'region-third-table', 'region-second-table', 'region-first-table'];
 const entry = new Uint32Array(2);
@@ -72,6 +87,7 @@ export function translate(
 ): number {
   out.datProtected = false;
   out.abs = -1;
+  out.tableReads = 0;
   if ((asceLo & ASCE_REAL) !== 0) {
     out.abs = realToAbsolute(asNumber(va.hi, va.lo), prefix);
     return finishTranslation(storage, isStore, false, out);
@@ -134,8 +150,7 @@ function walk(
   // Each level falls through to the next; `level` counts down from the ASCE's type.
   for (let level = dt; level >= 0; level--) {
     if (!storage.contains(ptr)) return fail(out, PGM.ADDRESSING, `${LEVEL_NAMES[level]} entry at absolute ${hex(ptr)} is outside guest memory`);
-    storage.watchForTranslation(Math.floor(ptr / PAGE_SIZE));
-    storage.readU64Parts(ptr, entry);
+    readTableEntry(storage, ptr, out);
     const eHi = entry[0]!;
     const eLo = entry[1]!;
     if (level === 0) {
@@ -150,8 +165,7 @@ function walk(
       dp ||= (eLo & STE_PROTECT) !== 0;
       ptr = entryAddress(eHi, (eLo & 0xfffff800) >>> 0, px);
       if (!storage.contains(ptr)) return fail(out, PGM.ADDRESSING, `page-table entry at absolute ${hex(ptr)} is outside guest memory`);
-      storage.watchForTranslation(Math.floor(ptr / PAGE_SIZE));
-      storage.readU64Parts(ptr, entry);
+      readTableEntry(storage, ptr, out);
       const pHi = entry[0]!;
       const pLo = entry[1]!;
       if (pLo & PTE_INVALID) return fail(out, PGM.PAGE_TRANSLATION, `page-table entry at absolute ${hex(ptr)} is invalid`);
@@ -181,6 +195,14 @@ function walk(
     ptr = entryAddress(eHi, (eLo & 0xfffff000) >>> 0, nextIndex);
   }
   return fail(out, PGM.TRANSLATION_SPEC, 'unreachable');
+}
+
+/** Reads the entry at absolute `ptr` (in memory) into `entry`, noting its page as read. */
+function readTableEntry(storage: AbsoluteStorage, ptr: number, out: Translation): void {
+  const pfn = Math.floor(ptr / PAGE_SIZE);
+  storage.watchForTranslation(pfn);
+  out.tablePages[out.tableReads++] = pfn;
+  storage.readU64Parts(ptr, entry);
 }
 
 /**

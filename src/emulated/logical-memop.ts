@@ -19,10 +19,11 @@ import {
   type Address64,
   type AddressingMode,
 } from './address-space.js';
-import { asceIsPrivate, type DatFacilities, type Translation } from './dat.js';
+import { asceIsPrivate, emptyTranslation, type DatFacilities, type Translation } from './dat.js';
 import { describeKeyRule, decideKeyRule } from './key-protection.js';
 import { realToAbsolute } from './prefixing.js';
 import type { EmulatedVcpu } from './vcpu.js';
+import type { StorageKeys } from './storage-keys.js';
 
 /** CR0 bits (low word). */
 const CR0_LOW_ADDRESS_PROTECTION = 0x10000000; // bit 35
@@ -99,10 +100,10 @@ export function newLogicalAccess(vcpu: EmulatedVcpu): LogicalAccess {
     effLo: new Uint32Array(MAX_FRAGMENTS),
     len: new Uint32Array(MAX_FRAGMENTS),
     ga: { hi: 0, lo: 0 },
-    translation: { abs: 0, datProtected: false, pageProtected: false, detail: '' },
+    translation: emptyTranslation(),
     arResult: { asceHi: 0, asceLo: 0, detail: '' },
     datFacilities: { edat1: false, edat2: false },
-    arContext: { storage: vcpu.vm.storage, prefix: 0, cr: vcpu.cr, acrs: vcpu.ar, outsideMemory: PGM.ADDRESSING },
+    arContext: { storage: vcpu.vm.storage, prefix: 0, cr: vcpu.cr, acrs: vcpu.ar, outsideMemory: PGM.ADDRESSING, fetchesMarkReferenceIn: null },
   };
 }
 
@@ -200,6 +201,7 @@ function run(vcpu: EmulatedVcpu, req: MemOpRequest, key: number, isStore: boolea
     let abs: number;
     if (dat) {
       const code = vcpu.tlb.translate(vm.storage, asceHi, asceLo, ga, isStore, vcpu.prefix, facilities, translation);
+      if (vm.switches.tableFetchesMarkReference) markTableFetches(vm.keys, translation);
       if (code !== 0 && !(legacyCheck && code === PGM.ADDRESSING && (asceLo & ASCE_REAL) !== 0)) {
         return raise(a, inject, code, ga.hi, ga.lo, translation.datProtected ? Protection.Dat : Protection.None, false, translation.detail, a.walkAccessId);
       }
@@ -285,6 +287,11 @@ function copyFragments(a: Access, bytes: Uint8Array, count: number, isStore: boo
     else storage.readRange(abs, bytes, done, len);
     done += len;
   }
+}
+
+/** The kernel read every table entry of the walk (those before a failure too) through the host mapping. */
+function markTableFetches(keys: StorageKeys, translation: Translation): void {
+  for (let i = 0; i < translation.tableReads; i++) keys.recordPage(translation.tablePages[i]!, false);
 }
 
 /** Reference bits of the pages of the first `count` fragments, which were fetched. */
@@ -384,5 +391,6 @@ function arContext(a: Access): ArContext {
     for (let n = 2; n < vcpu.ar.length; n++) vcpu.ar[n] = 0;
   }
   c.outsideMemory = vcpu.vm.switches.arTablesFaultOutsideMemory ? -ERRNO.EFAULT : PGM.ADDRESSING;
+  c.fetchesMarkReferenceIn = vcpu.vm.switches.tableFetchesMarkReference ? vcpu.vm.keys : null;
   return c;
 }

@@ -7,11 +7,12 @@
 //   any page a walk read from bumps storage.translationEpoch, and the buffer then empties;
 // - the vcpu also empties it whenever its state changes (PSW, CRs, ARs, prefix, reset).
 // Storage keys are not part of a translation (they are checked on every access after it), so
-// key changes leave the buffer alone. Only walks that reached a frame are kept; the checks
+// key changes leave the buffer alone; a hit reports the table pages its walk read, as a walk
+// would (kernels whose table fetches show in the keys mark them again on every memop). Only walks that reached a frame are kept; the checks
 // that depend on the access (DAT protection for a store, the frame inside memory) run again
 // on every hit. Real-space ASCEs are not buffered: they have no walk to save.
 import type { Address64 } from './address-space.js';
-import { asceIsReal, finishTranslation, translate, type DatFacilities, type Translation } from './dat.js';
+import { MAX_TABLE_READS, asceIsReal, finishTranslation, translate, type DatFacilities, type Translation } from './dat.js';
 import type { AbsoluteStorage } from './storage.js';
 
 /** Direct-mapped; a power of two. 256 pages cover 1 MiB of distinct virtual pages per space. */
@@ -34,6 +35,9 @@ export class TranslationBuffer {
   readonly #absPage = new Float64Array(ENTRIES);
   /** A protection bit was set in some table entry of the walk (DAT protection). */
   readonly #protected = new Uint8Array(ENTRIES);
+  /** The table pages the walk read (MAX_TABLE_READS per entry) and how many: a hit reports them again. */
+  readonly #tablePages = new Float64Array(ENTRIES * MAX_TABLE_READS);
+  readonly #tableReads = new Uint8Array(ENTRIES);
   /** Lookups answered without a walk, and walks; for tests and the benchmark. */
   hits = 0;
   walks = 0;
@@ -75,6 +79,9 @@ export class TranslationBuffer {
       this.hits++;
       out.datProtected = false;
       out.abs = this.#absPage[slot]! + (va.lo & 0xfff);
+      const reads = this.#tableReads[slot]!;
+      for (let i = 0; i < reads; i++) out.tablePages[i] = this.#tablePages[slot * MAX_TABLE_READS + i]!;
+      out.tableReads = reads;
       return finishTranslation(storage, isStore, this.#protected[slot] === 1, out);
     }
     this.walks++;
@@ -90,6 +97,8 @@ export class TranslationBuffer {
       this.#edat[slot] = edat;
       this.#absPage[slot] = out.abs - (va.lo & 0xfff);
       this.#protected[slot] = out.pageProtected ? 1 : 0;
+      this.#tableReads[slot] = out.tableReads;
+      for (let i = 0; i < out.tableReads; i++) this.#tablePages[slot * MAX_TABLE_READS + i] = out.tablePages[i]!;
     }
     return code;
   }

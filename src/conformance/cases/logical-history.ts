@@ -3,13 +3,13 @@
 // access-register tables outside guest memory, and the address a check-only access-register
 // exception names in its TEID.
 import { PROFILES } from '../../emulated/profiles.js';
-import { MEMOP_F, PGM } from '../../abi/constants.js';
+import { MEMOP_F, PGM, STORAGE_KEY } from '../../abi/constants.js';
 import type { Vcpu } from '../../api/vcpu.js';
 import type { Vm } from '../../api/vm.js';
 import { PageTableBuilder } from '../../guest-tables/page-table-builder.js';
 import { assert, expectErrno, expectResult } from '../assertions.js';
 import type { CaseContext, ConformanceCase } from '../types.js';
-import { CR0_LAP, LREAD, LWRITE, absoluteMemory, type AbsoluteMemory, requireGuestAccessRegisters } from './fixtures.js';
+import { CR0_LAP, LREAD, LWRITE, absoluteMemory, type AbsoluteMemory, requireGuestAccessRegisters, setKeys } from './fixtures.js';
 
 const INJECT = MEMOP_F.INJECT_EXCEPTION;
 const CHECK = MEMOP_F.CHECK_ONLY;
@@ -161,6 +161,33 @@ export const logicalHistoryCases: readonly ConformanceCase[] = [
       expectResult(m.vcpu.memop({ op: LWRITE, gaddr, size: 8, buf: new Uint8Array(8), flags: INJECT, ar: 5 }), PGM.PROTECTION, 'real store');
       irq = takeInterrupt(m.vcpu);
       assert.equal(irq.teid, 0x5000n | bits, 'real access TEID: effective (31-bit) address');
+    },
+  },
+  {
+    id: 'logical/access-registers/table-fetches-mark-reference',
+    topic: 'storage-keys',
+    title: "the access-list designation, entry and ASTE fetches set R on their pages before the gmap rewrite, not after it",
+    source: 'gaccess.c ar_translation → read_guest_real through the host mapping, get_guest_storage_key reporting the real R (classic); the walk of storage-keys/rc/table-fetches',
+    run(ctx) {
+      requireGuestAccessRegisters(ctx);
+      const m = machine(ctx);
+      // ALD on page 0x400, ALE 5 on page 0x410, its ASTE on page 0x420 designating a real space.
+      m.mem.write(0x400010n, u32(((0x410000 / 128) << 7) | 1));
+      m.mem.write(0x410000n + 5n * 16n, ale(0, 5, 0x420000, 0x77));
+      m.mem.write(0x420008n, Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0x20));
+      m.mem.write(0x420014n, u32(0x77));
+      const pages = [0x400, 0x410, 0x420, 0x5];
+      const key = 0x30;
+      // The table writes marked R and C; set the keys again so that only the fetches can mark.
+      for (const gfn of pages) setKeys(m.vm, gfn, Uint8Array.of(key));
+      const ar = new Array<number>(16).fill(0);
+      ar[5] = 0x00050005;
+      state(m.vcpu, PSW_DAT | PSW_64 | PSW_AS_AR, { 2: 0x400000n }, ar);
+      expectResult(m.vcpu.memop({ op: LREAD, gaddr: 0x5010n, size: 8, buf: new Uint8Array(8), ar: 5 }), 0, 'read through AR5');
+      const marked = PROFILES[ctx.profile].tableFetchesMarkReference;
+      const table = marked ? key | STORAGE_KEY.REFERENCE : key;
+      const keys = pages.map((gfn) => m.vm.getStorageKeys(gfn, 1)![0]);
+      assert.deepEqual(keys, [table, table, table, key | STORAGE_KEY.REFERENCE], `keys of ALD, ALE, ASTE and data pages (${ctx.profile}: table fetches ${marked ? 'mark' : 'leave'} R)`);
     },
   },
   {

@@ -7,7 +7,7 @@ import type { Vm } from '../../api/vm.js';
 import { AccessException, ArgumentRangeError } from '../../errors.js';
 import { assert, expectBytes, expectErrno, expectResult } from '../assertions.js';
 import type { CaseContext, ConformanceCase } from '../types.js';
-import { PSW_REAL_64, setKeys } from './fixtures.js';
+import { PSW_DAT_64, PSW_REAL_64, absoluteMemory, setKeys } from './fixtures.js';
 
 const R = STORAGE_KEY.REFERENCE;
 const C = STORAGE_KEY.CHANGE;
@@ -134,6 +134,35 @@ export const storageKeyBitCases: readonly ConformanceCase[] = [
       vcpu.read(ABS + 0x10n, 16);
       vcpu.write(ABS + pageAddress(1) + 0xffcn, Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8));
       expectKeys(vm, [initial | R, initial | R | C, initial | R | C, initial], 'keys after a logical read and a page-crossing write');
+    },
+  },
+  {
+    id: 'storage-keys/rc/table-fetches',
+    topic: 'storage-keys',
+    title: "a DAT walk's table fetches set R on the tables' pages before the gmap rewrite, not after it",
+    source: 'deref_table → kvm_get_guest through the host mapping, get_guest_storage_key reporting the real R (classic); test bed 6.12 (a segment table at absolute 0), 7.2',
+    run(ctx) {
+      const { vm, initial } = keyedVm(ctx, 0x30);
+      // A segment table on page FIRST, a page table on FIRST+1, virtual page 0 → frame FIRST+2.
+      const entry = (value: bigint) => {
+        const bytes = new Uint8Array(8);
+        new DataView(bytes.buffer).setBigUint64(0, value);
+        return bytes;
+      };
+      const memory = absoluteMemory(ctx, vm);
+      memory.write(ABS, entry(ABS + pageAddress(1)));
+      memory.write(ABS + pageAddress(1), entry(ABS + pageAddress(2)));
+      // Those writes marked R and C; the keys are set again so that only the walk can mark.
+      setKeys(vm, FIRST, new Uint8Array(PAGES).fill(initial));
+      const vcpu = vm.createVcpu(0);
+      const cr = new Array<bigint>(16).fill(0n);
+      cr[0] = 0xe0n;
+      cr[1] = ABS; // segment-table designation, table length 0 (one 4 KiB table)
+      vcpu.setState({ psw: { mask: PSW_DAT_64, addr: 0n }, cr, prefix: 0 });
+      vcpu.read(0x10n, 8);
+      const tablesMarked = ctx.profile !== 'newest';
+      const table = tablesMarked ? initial | R : initial;
+      expectKeys(vm, [table, table, initial | R, initial], `keys after a logical read through the tables (${ctx.profile}: table fetches ${tablesMarked ? 'mark' : 'leave'} R)`);
     },
   },
   {
