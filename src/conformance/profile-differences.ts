@@ -73,11 +73,6 @@ const D = {
     title: 'after the gmap rewrite an access to a page of a VM without storage keys marks R and C',
     source: 'docs/spec-errata.md §9',
   },
-  tableFetchesMarkReference: {
-    id: 'table-fetches-mark-reference',
-    title: "before the gmap rewrite the kernel's fetches of DAT and access-register tables set R on the tables' pages",
-    source: 'docs/spec-errata.md §9, §13',
-  },
   arTablesFault: {
     id: 'ar-tables-efault',
     title: 'before 6.12 an access-register table outside memory fails with EFAULT instead of 5',
@@ -91,7 +86,6 @@ export const PROFILE_DIFFERENCES: readonly ProfileDifference[] = Object.values(D
 const isErrno = (r: StepResult | undefined, code?: string) => r !== undefined && typeof r.errno === 'string' && (code === undefined || r.errno === code);
 const ret = (r: StepResult | undefined) => r?.ret;
 
-const REFERENCE = 0x04;
 const R_AND_C = 0x06;
 
 /** True when the results differ only in key bytes the older profile left 0 where the newer stored one. */
@@ -113,11 +107,11 @@ function onlyLostKeysDiffer(newer: StepResult, older: StepResult): boolean {
 }
 
 /**
- * When the two results differ only in key bytes (`keys`, `keysAfter`) and there only in the
- * `bits` (R and C by default): which side has the extra bits ('older-marked' when the older
- * profile's keys carry them); null otherwise.
+ * When the two results differ only in key bytes (`keys`, `keysAfter`) and only in R and C:
+ * which side has the extra bits ('older-marked' when the older profile's keys carry them);
+ * null otherwise.
  */
-function onlyReferenceAndChangeDiffer(newer: StepResult, older: StepResult, bits = R_AND_C): 'older-marked' | 'newer-marked' | 'mixed' | null {
+function onlyReferenceAndChangeDiffer(newer: StepResult, older: StepResult): 'older-marked' | 'newer-marked' | 'mixed' | null {
   let marked: 'older-marked' | 'newer-marked' | 'mixed' | null = null;
   for (const field of new Set([...Object.keys(newer), ...Object.keys(older)])) {
     const a = newer[field];
@@ -129,7 +123,7 @@ function onlyReferenceAndChangeDiffer(newer: StepResult, older: StepResult, bits
       const x = parseInt(a.slice(i, i + 2), 16);
       const y = parseInt(b.slice(i, i + 2), 16);
       if (x === y) continue;
-      if ((x & ~bits) !== (y & ~bits)) return null;
+      if ((x & ~R_AND_C) !== (y & ~R_AND_C)) return null;
       const side = (y | x) === y ? 'older-marked' : (x | y) === x ? 'newer-marked' : 'mixed';
       marked = marked === null || marked === side ? side : 'mixed';
     }
@@ -220,9 +214,6 @@ export function explainDisagreement(
   // Key bytes that differ only in R and C (0x06): which profile marks them says which rule.
   const rc = onlyReferenceAndChangeDiffer(newer, older);
   if (rc !== null && newSw.firstAccessWithoutKeysMarksChange && !sw.firstAccessWithoutKeysMarksChange) return D.firstAccessMarksChange;
-  if (sw.tableFetchesMarkReference && !newSw.tableFetchesMarkReference && onlyReferenceAndChangeDiffer(newer, older, REFERENCE) === 'older-marked') {
-    return D.tableFetchesMarkReference;
-  }
   switch (step.do) {
     case 'vm.memop':
       return vmMemopDifference(step, steps, newer, older, olderProfile, newerProfile);

@@ -25,8 +25,8 @@ export interface ArContext {
    */
   outsideMemory: number;
   /**
-   * The keys the table fetches mark R in (each read goes through the host mapping), or null
-   * where they leave no trace (ProfileSwitches.tableFetchesMarkReference).
+   * The keys the table fetches mark R in (the kernel reads each through the host mapping), or
+   * null for a translation on storage alone.
    */
   fetchesMarkReferenceIn: StorageKeys | null;
 }

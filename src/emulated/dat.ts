@@ -44,16 +44,18 @@ export interface Translation {
   detail: string;
   /**
    * The page numbers of the table entries the walk read, in order (at most one per level),
-   * and how many: the kernel reads each through the host mapping, which some kernels let
-   * show in the tables' storage keys (ProfileSwitches.tableFetchesMarkReference).
+   * and how many: the kernel reads each through the host mapping, which sets R in the
+   * tables' storage keys (logical-memop.ts marks them).
    */
   readonly tablePages: Float64Array;
   tableReads: number;
+  /** The translation buffer's entry that holds this walk, or -1 (TranslationBuffer.tablesMarked). */
+  tableSlot: number;
 }
 
 /** A Translation to fill (one per vcpu: the walk allocates nothing). */
 export function emptyTranslation(): Translation {
-  return { abs: 0, datProtected: false, pageProtected: false, detail: '', tablePages: new Float64Array(MAX_TABLE_READS), tableReads: 0 };
+  return { abs: 0, datProtected: false, pageProtected: false, detail: '', tablePages: new Float64Array(MAX_TABLE_READS), tableReads: 0, tableSlot: -1 };
 }
 
 export function asceIsPrivate(asceLo: number): boolean {
@@ -88,6 +90,7 @@ export function translate(
   out.datProtected = false;
   out.abs = -1;
   out.tableReads = 0;
+  out.tableSlot = -1;
   if ((asceLo & ASCE_REAL) !== 0) {
     out.abs = realToAbsolute(asNumber(va.hi, va.lo), prefix);
     return finishTranslation(storage, isStore, false, out);

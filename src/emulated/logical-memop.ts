@@ -103,7 +103,7 @@ export function newLogicalAccess(vcpu: EmulatedVcpu): LogicalAccess {
     translation: emptyTranslation(),
     arResult: { asceHi: 0, asceLo: 0, detail: '' },
     datFacilities: { edat1: false, edat2: false },
-    arContext: { storage: vcpu.vm.storage, prefix: 0, cr: vcpu.cr, acrs: vcpu.ar, outsideMemory: PGM.ADDRESSING, fetchesMarkReferenceIn: null },
+    arContext: { storage: vcpu.vm.storage, prefix: 0, cr: vcpu.cr, acrs: vcpu.ar, outsideMemory: PGM.ADDRESSING, fetchesMarkReferenceIn: vcpu.vm.keys },
   };
 }
 
@@ -201,7 +201,10 @@ function run(vcpu: EmulatedVcpu, req: MemOpRequest, key: number, isStore: boolea
     let abs: number;
     if (dat) {
       const code = vcpu.tlb.translate(vm.storage, asceHi, asceLo, ga, isStore, vcpu.prefix, facilities, translation);
-      if (vm.switches.tableFetchesMarkReference) markTableFetches(vm.keys, translation);
+      if (!vcpu.tlb.tablesMarked(translation, vm.keys.markEpoch)) {
+        markTableFetches(vm.keys, translation);
+        vcpu.tlb.noteTablesMarked(translation, vm.keys.markEpoch);
+      }
       if (code !== 0 && !(legacyCheck && code === PGM.ADDRESSING && (asceLo & ASCE_REAL) !== 0)) {
         return raise(a, inject, code, ga.hi, ga.lo, translation.datProtected ? Protection.Dat : Protection.None, false, translation.detail, a.walkAccessId);
       }
@@ -289,7 +292,10 @@ function copyFragments(a: Access, bytes: Uint8Array, count: number, isStore: boo
   }
 }
 
-/** The kernel read every table entry of the walk (those before a failure too) through the host mapping. */
+/**
+ * The kernel read every table entry of the walk (those before a failure too) through the host
+ * mapping, which sets R in the tables' keys (docs/spec-errata.md §9, §13).
+ */
 function markTableFetches(keys: StorageKeys, translation: Translation): void {
   for (let i = 0; i < translation.tableReads; i++) keys.recordPage(translation.tablePages[i]!, false);
 }
@@ -391,6 +397,5 @@ function arContext(a: Access): ArContext {
     for (let n = 2; n < vcpu.ar.length; n++) vcpu.ar[n] = 0;
   }
   c.outsideMemory = vcpu.vm.switches.arTablesFaultOutsideMemory ? -ERRNO.EFAULT : PGM.ADDRESSING;
-  c.fetchesMarkReferenceIn = vcpu.vm.switches.tableFetchesMarkReference ? vcpu.vm.keys : null;
   return c;
 }

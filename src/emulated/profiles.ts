@@ -68,15 +68,6 @@ export interface ProfileSwitches {
    * model takes those as 0 and leaves AR 0-1 as they are.
    */
   readonly memopUsesHostAccessRegisters: boolean;
-  /**
-   * The kernel's own fetches of DAT tables and access-register tables (ALD, ALE, ASTE, the
-   * authority byte) set R in the keys of the pages they read: before the gmap rewrite the walk
-   * reads them through the host mapping (deref_table, read_guest_real → kvm_read_guest), the
-   * machine sets R in the real key, and get_guest_storage_key reports the real key's R. The
-   * kernel has no translation cache, so every memop reads every table again. Seen on 6.12 in
-   * the test bed (a home-space walk through a segment table at absolute 0); 7.2 leaves R alone.
-   */
-  readonly tableFetchesMarkReference: boolean;
 }
 
 const NEWEST: ProfileSwitches = {
@@ -96,7 +87,6 @@ const NEWEST: ProfileSwitches = {
   firstAccessWithoutKeysMarksChange: true,
   setSkeysDropsKeyWithoutPageTable: false,
   memopUsesHostAccessRegisters: false,
-  tableFetchesMarkReference: false,
 };
 
 const CLASSIC: ProfileSwitches = {
@@ -109,7 +99,6 @@ const CLASSIC: ProfileSwitches = {
   keyUsePerProcess: true,
   setSkeysDropsKeyWithoutPageTable: true,
   firstAccessWithoutKeysMarksChange: false,
-  tableFetchesMarkReference: true,
 };
 
 /** 6.3–6.11: classic without the 6.12 memslot check of access-register tables. */

@@ -20,6 +20,12 @@ const REFERENCE_AND_CHANGE = STORAGE_KEY.REFERENCE | STORAGE_KEY.CHANGE;
 export class StorageKeys {
   readonly #chunks = new Map<number, Uint8Array>();
   readonly #usage: KeyUsage;
+  /**
+   * Moves whenever a key is stored (which may clear R or C) or what a fetch marks changes:
+   * marks made under the same value are still there (the translation buffer uses it to skip
+   * marking the same table pages again).
+   */
+  markEpoch = 0;
   readonly #firstAccessWithoutKeysMarksChange: boolean;
 
   /**
@@ -50,6 +56,7 @@ export class StorageKeys {
   set usesKeys(value: boolean) {
     this.#usage.enabled = value;
     this.#updateFetchBits();
+    this.markEpoch++;
   }
 
   // One-entry cache of the chunk last looked up (a range walk asks for neighbouring pages).
@@ -87,6 +94,7 @@ export class StorageKeys {
   }
 
   set(pfn: number, key: number): void {
+    this.markEpoch++;
     const index = Math.floor(pfn / CHUNK_PAGES);
     let chunk = this.#chunk(index);
     if (chunk === undefined) {
@@ -128,6 +136,7 @@ export class StorageKeys {
 
   /** set(startPfn + i, keys[i]) for every i, a chunk at a time. */
   writeFrom(startPfn: number, keys: Uint8Array): void {
+    this.markEpoch++;
     let i = 0;
     while (i < keys.length) {
       const pfn = startPfn + i;

@@ -8,9 +8,9 @@
 // - the vcpu also empties it whenever its state changes (PSW, CRs, ARs, prefix, reset).
 // Storage keys are not part of a translation (they are checked on every access after it), so
 // key changes leave the buffer alone; a hit reports the table pages its walk read, as a walk
-// would (kernels whose table fetches show in the keys mark them again on every memop). Only walks that reached a frame are kept; the checks
-// that depend on the access (DAT protection for a store, the frame inside memory) run again
-// on every hit. Real-space ASCEs are not buffered: they have no walk to save.
+// would, so that every memop marks them again as the kernel's uncached walk does. Only walks
+// that reached a frame are kept; the checks that depend on the access (DAT protection for a
+// store, the frame inside memory) run again on every hit. Real-space ASCEs are not buffered: they have no walk to save.
 import type { Address64 } from './address-space.js';
 import { MAX_TABLE_READS, asceIsReal, finishTranslation, translate, type DatFacilities, type Translation } from './dat.js';
 import type { AbsoluteStorage } from './storage.js';
@@ -38,6 +38,8 @@ export class TranslationBuffer {
   /** The table pages the walk read (MAX_TABLE_READS per entry) and how many: a hit reports them again. */
   readonly #tablePages = new Float64Array(ENTRIES * MAX_TABLE_READS);
   readonly #tableReads = new Uint8Array(ENTRIES);
+  /** StorageKeys.markEpoch when the entry's table pages were last marked (-1: not since it was filled). */
+  readonly #markedAt = new Float64Array(ENTRIES).fill(-1);
   /** Lookups answered without a walk, and walks; for tests and the benchmark. */
   hits = 0;
   walks = 0;
@@ -82,6 +84,7 @@ export class TranslationBuffer {
       const reads = this.#tableReads[slot]!;
       for (let i = 0; i < reads; i++) out.tablePages[i] = this.#tablePages[slot * MAX_TABLE_READS + i]!;
       out.tableReads = reads;
+      out.tableSlot = slot;
       return finishTranslation(storage, isStore, this.#protected[slot] === 1, out);
     }
     this.walks++;
@@ -99,7 +102,22 @@ export class TranslationBuffer {
       this.#protected[slot] = out.pageProtected ? 1 : 0;
       this.#tableReads[slot] = out.tableReads;
       for (let i = 0; i < out.tableReads; i++) this.#tablePages[slot * MAX_TABLE_READS + i] = out.tablePages[i]!;
+      this.#markedAt[slot] = -1;
+      out.tableSlot = slot;
     }
     return code;
+  }
+
+  /**
+   * True when the table pages of the walk in `out` were marked in the keys under `markEpoch`
+   * already (marking is idempotent until a key is stored): the caller may skip marking them.
+   */
+  tablesMarked(out: Translation, markEpoch: number): boolean {
+    return out.tableSlot >= 0 && this.#markedAt[out.tableSlot] === markEpoch;
+  }
+
+  /** The table pages of the walk in `out` are marked under `markEpoch` now. */
+  noteTablesMarked(out: Translation, markEpoch: number): void {
+    if (out.tableSlot >= 0) this.#markedAt[out.tableSlot] = markEpoch;
   }
 }
