@@ -45,11 +45,12 @@ export interface Translation {
   /**
    * The page numbers of the table entries the walk read, in order (at most one per level),
    * and how many: the kernel reads each through the host mapping, which sets R in the
-   * tables' storage keys (logical-memop.ts marks them).
+   * tables' storage keys (logical-memop.ts marks them). A translation buffer hit leaves the
+   * pages in the buffer's entry (`tableSlot`) and sets only the count.
    */
   readonly tablePages: Float64Array;
   tableReads: number;
-  /** The translation buffer's entry that holds this walk, or -1 (TranslationBuffer.tablesMarked). */
+  /** The translation buffer's entry that holds this walk, or -1. */
   tableSlot: number;
 }
 

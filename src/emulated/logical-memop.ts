@@ -23,7 +23,6 @@ import { asceIsPrivate, emptyTranslation, type DatFacilities, type Translation }
 import { describeKeyRule, decideKeyRule } from './key-protection.js';
 import { realToAbsolute } from './prefixing.js';
 import type { EmulatedVcpu } from './vcpu.js';
-import type { StorageKeys } from './storage-keys.js';
 
 /** CR0 bits (low word). */
 const CR0_LOW_ADDRESS_PROTECTION = 0x10000000; // bit 35
@@ -201,10 +200,7 @@ function run(vcpu: EmulatedVcpu, req: MemOpRequest, key: number, isStore: boolea
     let abs: number;
     if (dat) {
       const code = vcpu.tlb.translate(vm.storage, asceHi, asceLo, ga, isStore, vcpu.prefix, facilities, translation);
-      if (!vcpu.tlb.tablesMarked(translation, vm.keys.markEpoch)) {
-        markTableFetches(vm.keys, translation);
-        vcpu.tlb.noteTablesMarked(translation, vm.keys.markEpoch);
-      }
+      markTableFetches(vcpu, translation);
       if (code !== 0 && !(legacyCheck && code === PGM.ADDRESSING && (asceLo & ASCE_REAL) !== 0)) {
         return raise(a, inject, code, ga.hi, ga.lo, translation.datProtected ? Protection.Dat : Protection.None, false, translation.detail, a.walkAccessId);
       }
@@ -294,10 +290,13 @@ function copyFragments(a: Access, bytes: Uint8Array, count: number, isStore: boo
 
 /**
  * The kernel read every table entry of the walk (those before a failure too) through the host
- * mapping, which sets R in the tables' keys (docs/spec-errata.md §9, §13).
+ * mapping, which sets R in the tables' keys (docs/spec-errata.md §9, §13). A walk the
+ * translation buffer holds is marked from there; a walk it does not hold, from `translation`.
  */
-function markTableFetches(keys: StorageKeys, translation: Translation): void {
-  for (let i = 0; i < translation.tableReads; i++) keys.recordPage(translation.tablePages[i]!, false);
+function markTableFetches(vcpu: EmulatedVcpu, translation: Translation): void {
+  const keys = vcpu.vm.keys;
+  if (translation.tableSlot >= 0) vcpu.tlb.markTableFetches(translation.tableSlot, keys);
+  else for (let i = 0; i < translation.tableReads; i++) keys.recordPage(translation.tablePages[i]!, false);
 }
 
 /** Reference bits of the pages of the first `count` fragments, which were fetched. */

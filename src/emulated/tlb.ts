@@ -14,6 +14,7 @@
 import type { Address64 } from './address-space.js';
 import { MAX_TABLE_READS, asceIsReal, finishTranslation, translate, type DatFacilities, type Translation } from './dat.js';
 import type { AbsoluteStorage } from './storage.js';
+import type { StorageKeys } from './storage-keys.js';
 
 /** Direct-mapped; a power of two. 256 pages cover 1 MiB of distinct virtual pages per space. */
 const ENTRIES = 256;
@@ -81,9 +82,8 @@ export class TranslationBuffer {
       this.hits++;
       out.datProtected = false;
       out.abs = this.#absPage[slot]! + (va.lo & 0xfff);
-      const reads = this.#tableReads[slot]!;
-      for (let i = 0; i < reads; i++) out.tablePages[i] = this.#tablePages[slot * MAX_TABLE_READS + i]!;
-      out.tableReads = reads;
+      // The entry keeps its walk's table pages; markTableFetches reads them from here.
+      out.tableReads = this.#tableReads[slot]!;
       out.tableSlot = slot;
       return finishTranslation(storage, isStore, this.#protected[slot] === 1, out);
     }
@@ -109,15 +109,14 @@ export class TranslationBuffer {
   }
 
   /**
-   * True when the table pages of the walk in `out` were marked in the keys under `markEpoch`
-   * already (marking is idempotent until a key is stored): the caller may skip marking them.
+   * Sets R in `keys` on the table pages the walk of entry `slot` read, as the kernel's own
+   * walk does on every memop; skipped when they were marked and no key was stored since
+   * (StorageKeys.markEpoch), since marking again would change nothing.
    */
-  tablesMarked(out: Translation, markEpoch: number): boolean {
-    return out.tableSlot >= 0 && this.#markedAt[out.tableSlot] === markEpoch;
-  }
-
-  /** The table pages of the walk in `out` are marked under `markEpoch` now. */
-  noteTablesMarked(out: Translation, markEpoch: number): void {
-    if (out.tableSlot >= 0) this.#markedAt[out.tableSlot] = markEpoch;
+  markTableFetches(slot: number, keys: StorageKeys): void {
+    if (this.#markedAt[slot] === keys.markEpoch) return;
+    const reads = this.#tableReads[slot]!;
+    for (let i = 0; i < reads; i++) keys.recordPage(this.#tablePages[slot * MAX_TABLE_READS + i]!, false);
+    this.#markedAt[slot] = keys.markEpoch;
   }
 }
