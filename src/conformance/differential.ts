@@ -87,10 +87,6 @@ function comparable(r: StepResult): string {
   return JSON.stringify(rest);
 }
 
-export function firstDifference(a: readonly StepResult[], b: readonly StepResult[]): number {
-  return compareRuns(a, b, null).diff;
-}
-
 /**
  * Where two runs of one scenario part: `diff` is the first step whose results differ (-1:
  * none). When one run is a real host's (`realRun` 0 for `a`, 1 for `b`), a step where it only

@@ -6,6 +6,8 @@
 // misalignment, NULL buffers, out-of-range fields).
 import { KEYOP, MEMOP, MEMOP_F, PAGE_SIZE } from '../abi/constants.js';
 import { SeededRandom } from './random.js';
+import { CR0_EDAT, CR0_FPO, CR0_LAP, CR0_SPO } from './cases/fixtures.js';
+import { RESET_CR0, RESET_CR14 } from '../emulated/vcpu.js';
 import { PageTableBuilder, type TopLevel } from '../guest-tables/page-table-builder.js';
 import { hex, toHex } from './text.js';
 import { SCENARIO_FORMAT, bufSpecOf, type BufSpec, type MemOpSpec, type Scenario, type Step } from './scenario.js';
@@ -16,13 +18,6 @@ const PSW_DAT = 1n << 58n;
 const PSW_EA = 1n << 32n;
 const PSW_BA = 1n << 31n;
 const AS_SHIFT = 46n;
-// CR0 bits.
-const CR0_LAP = 0x10000000n;
-const CR0_FPO = 0x2000000n;
-const CR0_SPO = 0x1000000n;
-const CR0_EDAT = 0x800000n;
-const CR0_RESET = 0xe0n;
-const CR14_RESET = 0xc2000000n;
 
 class Gen {
   readonly r: SeededRandom;
@@ -282,14 +277,14 @@ function stateStep(g: Gen, w: World, asce: bigint | null): Step {
   const mode = g.pick(['24', '31', '64', '64']);
   const amode = mode === '64' ? PSW_EA | PSW_BA : mode === '31' ? PSW_BA : 0n;
   const mask = (dat ? PSW_DAT : 0n) | (as << AS_SHIFT) | amode | (BigInt(g.int(0, 15)) << 52n);
-  let cr0 = CR0_RESET;
+  let cr0 = RESET_CR0;
   if (g.chance(0.5)) cr0 |= CR0_LAP;
   if (g.chance(0.5)) cr0 |= CR0_FPO;
   if (g.chance(0.4)) cr0 |= CR0_SPO;
   if (g.chance(0.5)) cr0 |= CR0_EDAT;
   const cr = new Array<bigint>(16).fill(0n);
   cr[0] = cr0;
-  cr[14] = CR14_RESET;
+  cr[14] = RESET_CR14;
   if (asce !== null) {
     cr[1] = asce;
     cr[7] = g.chance(0.7) ? asce : asce | 0x20n; // secondary: same tables or a real-space ASCE

@@ -6,6 +6,7 @@
 import { KERNEL_PROFILES, type KernelProfile } from '../contract.js';
 import { PROFILES } from '../emulated/profiles.js';
 import type { Step, StepResult } from './scenario.js';
+import { differOnlyInKeyBytes } from './key-bytes.js';
 
 /** A documented difference between kernel profiles. */
 export interface ProfileDifference {
@@ -90,20 +91,7 @@ const R_AND_C = 0x06;
 
 /** True when the results differ only in key bytes the older profile left 0 where the newer stored one. */
 function onlyLostKeysDiffer(newer: StepResult, older: StepResult): boolean {
-  let differ = false;
-  for (const field of new Set([...Object.keys(newer), ...Object.keys(older)])) {
-    const a = newer[field];
-    const b = older[field];
-    if (JSON.stringify(a) === JSON.stringify(b) || field === 'message') continue;
-    if ((field !== 'keys' && field !== 'keysAfter') || typeof a !== 'string' || typeof b !== 'string' || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i += 2) {
-      const n = parseInt(a.slice(i, i + 2), 16);
-      const o = parseInt(b.slice(i, i + 2), 16);
-      if (n !== o && o !== 0) return false;
-    }
-    differ = true;
-  }
-  return differ;
+  return differOnlyInKeyBytes(newer, older, (_n, o) => o === 0);
 }
 
 /**
@@ -113,22 +101,13 @@ function onlyLostKeysDiffer(newer: StepResult, older: StepResult): boolean {
  */
 function onlyReferenceAndChangeDiffer(newer: StepResult, older: StepResult): 'older-marked' | 'newer-marked' | 'mixed' | null {
   let marked: 'older-marked' | 'newer-marked' | 'mixed' | null = null;
-  for (const field of new Set([...Object.keys(newer), ...Object.keys(older)])) {
-    const a = newer[field];
-    const b = older[field];
-    if (JSON.stringify(a) === JSON.stringify(b)) continue;
-    if (field === 'message') continue;
-    if ((field !== 'keys' && field !== 'keysAfter') || typeof a !== 'string' || typeof b !== 'string' || a.length !== b.length) return null;
-    for (let i = 0; i < a.length; i += 2) {
-      const x = parseInt(a.slice(i, i + 2), 16);
-      const y = parseInt(b.slice(i, i + 2), 16);
-      if (x === y) continue;
-      if ((x & ~R_AND_C) !== (y & ~R_AND_C)) return null;
-      const side = (y | x) === y ? 'older-marked' : (x | y) === x ? 'newer-marked' : 'mixed';
-      marked = marked === null || marked === side ? side : 'mixed';
-    }
-  }
-  return marked;
+  const onlyRC = differOnlyInKeyBytes(newer, older, (x, y) => {
+    if ((x & ~R_AND_C) !== (y & ~R_AND_C)) return false;
+    const side = (y | x) === y ? 'older-marked' : (x | y) === x ? 'newer-marked' : 'mixed';
+    marked = marked === null || marked === side ? side : 'mixed';
+    return true;
+  });
+  return onlyRC ? marked : null;
 }
 
 /** Older profiles come later in KERNEL_PROFILES. */

@@ -10,6 +10,7 @@
 // docs/spec-errata.md, "§9 a real host records references inexactly".
 import type { ProfileDifference } from './profile-differences.js';
 import type { StepResult } from './scenario.js';
+import { differOnlyInKeyBytes } from './key-bytes.js';
 
 /** The storage-key reference bit, as it sits in a key byte and in a KEYOP answer. */
 const REFERENCE_BIT = 0x04;
@@ -20,37 +21,12 @@ export const REFERENCE_RECORDING: ProfileDifference = {
   source: 'docs/spec-errata.md, "§9 a real host records references inexactly"',
 };
 
-/** A key byte or KEYOP answer the real host gave, against the model's: equal, or the model's plus R. */
-function realMissedOnlyReference(real: number, model: number): boolean {
-  return real === model || (model === (real | REFERENCE_BIT) && (real & REFERENCE_BIT) === 0);
-}
-
-function keyBytes(text: unknown): number[] | null {
-  if (typeof text !== 'string' || !/^(?:[0-9a-f]{2})+$/.test(text)) return null;
-  return text.match(/../g)!.map((pair) => parseInt(pair, 16));
-}
-
 /**
  * True when `real` (a real host's result) differs from `model` (the emulator's) and only in
  * reference bits the model set and the host left unset: a reference the host did not record,
  * which the architecture allows. R the host set where the model did not is not excused: that
- * is an access the model does not know about (as the table fetches of older kernels were).
+ * is an access the model does not know about (as the kernels' table fetches were).
  */
 export function onlyMissedReferences(real: StepResult, model: StepResult): boolean {
-  let differ = false;
-  for (const field of new Set([...Object.keys(real), ...Object.keys(model)])) {
-    if (field === 'message' || JSON.stringify(real[field]) === JSON.stringify(model[field])) continue;
-    if (field === 'keys' || field === 'keysAfter') {
-      const r = keyBytes(real[field]);
-      const m = keyBytes(model[field]);
-      if (r === null || m === null || r.length !== m.length || !r.every((byte, i) => realMissedOnlyReference(byte, m[i]!))) return false;
-    } else if (field === 'key' && typeof real.key === 'string' && typeof model.key === 'string' && /^0x[0-9a-f]+$/.test(real.key) && /^0x[0-9a-f]+$/.test(model.key)) {
-      // A KEYOP answers with a key (ISKE, SSKE) or with R and C in the key's positions (RRBE).
-      if (!realMissedOnlyReference(parseInt(real.key, 16), parseInt(model.key, 16))) return false;
-    } else {
-      return false;
-    }
-    differ = true;
-  }
-  return differ;
+  return differOnlyInKeyBytes(real, model, (r, m) => m === (r | REFERENCE_BIT) && (r & REFERENCE_BIT) === 0, true);
 }

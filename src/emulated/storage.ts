@@ -13,6 +13,12 @@ const PAGE_MASK = PAGE_SIZE - 1;
 /** Direct-mapped cache of recently used pages (a DAT walk touches five table pages). */
 const CACHE_SLOTS = 64;
 
+/** `grown` (twice the length) holding `array` at its start. */
+function doubled<T extends Uint8Array | Int32Array>(array: T, grown: T): T {
+  grown.set(array);
+  return grown;
+}
+
 export class AbsoluteStorage {
   /** Bytes in the memslot. */
   readonly size: number;
@@ -28,8 +34,8 @@ export class AbsoluteStorage {
   /** Each slab: SLAB_PAGES pages, as its ArrayBuffer and as bytes. */
   readonly #slabs: ArrayBuffer[] = [];
   readonly #slabBytes: Uint8Array[] = [];
-  /** Allocation index → page number (-1 past the last page). */
-  #pfnOf = new Float64Array(SLAB_PAGES).fill(-1);
+  /** The page number allocated last (-1: none), which a new page's run may continue. */
+  #lastPfn = -1;
   /**
    * Contiguous runs, kept as pages are allocated so that #run answers without a loop: for each
    * allocation index the index that starts its run (pages of consecutive numbers, one after
@@ -100,7 +106,7 @@ export class AbsoluteStorage {
     this.#views.length = 0;
     this.#slabs.length = 0;
     this.#slabBytes.length = 0;
-    this.#pfnOf = new Float64Array(SLAB_PAGES).fill(-1);
+    this.#lastPfn = -1;
     this.#runStart = new Int32Array(SLAB_PAGES);
     this.#runLast = new Int32Array(SLAB_PAGES);
     this.#translationMarks = new Uint8Array(SLAB_PAGES);
@@ -259,25 +265,16 @@ export class AbsoluteStorage {
       this.#slabs.push(slab);
       this.#slabBytes.push(new Uint8Array(slab));
       if (this.#translationMarks.length <= fresh) {
-        const marks = new Uint8Array(this.#translationMarks.length * 2);
-        marks.set(this.#translationMarks);
-        this.#translationMarks = marks;
-        const pfnOf = new Float64Array(this.#pfnOf.length * 2).fill(-1);
-        pfnOf.set(this.#pfnOf);
-        this.#pfnOf = pfnOf;
-        const runStart = new Int32Array(pfnOf.length);
-        runStart.set(this.#runStart);
-        this.#runStart = runStart;
-        const runLast = new Int32Array(pfnOf.length);
-        runLast.set(this.#runLast);
-        this.#runLast = runLast;
+        this.#translationMarks = doubled(this.#translationMarks, new Uint8Array(fresh * 2));
+        this.#runStart = doubled(this.#runStart, new Int32Array(fresh * 2));
+        this.#runLast = doubled(this.#runLast, new Int32Array(fresh * 2));
       }
     }
     const page = this.#slabBytes[this.#slabBytes.length - 1]!.subarray((fresh % SLAB_PAGES) * PAGE_SIZE, (fresh % SLAB_PAGES + 1) * PAGE_SIZE);
     this.#views.push(page);
     this.#index.set(pfn, fresh);
-    this.#pfnOf[fresh] = pfn;
-    const start = fresh % SLAB_PAGES !== 0 && this.#pfnOf[fresh - 1] === pfn - 1 ? this.#runStart[fresh - 1]! : fresh;
+    const start = fresh % SLAB_PAGES !== 0 && this.#lastPfn === pfn - 1 ? this.#runStart[fresh - 1]! : fresh;
+    this.#lastPfn = pfn;
     this.#runStart[fresh] = start;
     this.#runLast[start] = fresh;
     return page;

@@ -61,6 +61,17 @@ function ale(flags: number, alesn: number, asteAddr: number, astesn: number): Ui
   return b;
 }
 
+/**
+ * The access list CR2 = 0x400000 designates, with entry 5 (ALET 0x00050005) of `aleFlags`
+ * pointing at an ASTE at 0x420000 (sequence 0x77) whose ASCE is `asce` (left 0 when absent).
+ */
+function accessListEntry5(mem: AbsoluteMemory, aleFlags: number, asce?: Uint8Array): void {
+  mem.write(0x400010n, u32(((0x410000 / 128) << 7) | 1));
+  mem.write(0x410000n + 5n * 16n, ale(aleFlags, 5, 0x420000, 0x77));
+  if (asce) mem.write(0x420008n, asce);
+  mem.write(0x420014n, u32(0x77));
+}
+
 const before518 = (ctx: CaseContext): boolean => ctx.profile === 'pre-5.18';
 
 export const logicalHistoryCases: readonly ConformanceCase[] = [
@@ -145,9 +156,7 @@ export const logicalHistoryCases: readonly ConformanceCase[] = [
     run(ctx) {
       requireGuestAccessRegisters(ctx);
       const m = machine(ctx);
-      m.mem.write(0x400010n, u32(((0x410000 / 128) << 7) | 1));
-      m.mem.write(0x410000n + 5n * 16n, ale(0x02000000, 5, 0x420000, 0x77));
-      m.mem.write(0x420000n + 20n, u32(0x77));
+      accessListEntry5(m.mem, 0x02000000);
       const ar = new Array<number>(16).fill(0);
       ar[5] = 0x00050005;
       state(m.vcpu, PSW_DAT | PSW_31 | PSW_AS_AR, { 2: 0x400000n }, ar);
@@ -172,10 +181,7 @@ export const logicalHistoryCases: readonly ConformanceCase[] = [
       requireGuestAccessRegisters(ctx);
       const m = machine(ctx);
       // ALD on page 0x400, ALE 5 on page 0x410, its ASTE on page 0x420 designating a real space.
-      m.mem.write(0x400010n, u32(((0x410000 / 128) << 7) | 1));
-      m.mem.write(0x410000n + 5n * 16n, ale(0, 5, 0x420000, 0x77));
-      m.mem.write(0x420008n, Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0x20));
-      m.mem.write(0x420014n, u32(0x77));
+      accessListEntry5(m.mem, 0, Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0x20));
       const pages = [0x400, 0x410, 0x420, 0x5];
       const key = 0x30;
       // The table writes marked R and C; set the keys again so that only the fetches can mark.
