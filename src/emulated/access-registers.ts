@@ -6,6 +6,7 @@ import { realToAbsolute } from './prefixing.js';
 import { hex } from './faults.js';
 import type { AbsoluteStorage } from './storage.js';
 import type { StorageKeys } from './storage-keys.js';
+import { pageNumber } from './frame-numbers.js';
 
 export interface ArTranslation {
   asceHi: number;
@@ -40,7 +41,7 @@ function lowWord(v: bigint): number {
 /** The absolute address of a table fetch at real address `real`, recorded as a host read. */
 function fetchAt(c: ArContext, real: number): number {
   const abs = realToAbsolute(real, c.prefix);
-  c.fetchesMarkReferenceIn?.recordPage(Math.floor(abs / PAGE_SIZE), false);
+  c.fetchesMarkReferenceIn?.recordPage(pageNumber(abs), false);
   return abs;
 }
 

@@ -7,6 +7,7 @@ import { asNumber, type Address64 } from './address-space.js';
 import { realToAbsolute } from './prefixing.js';
 import { hex } from './faults.js';
 import type { AbsoluteStorage } from './storage.js';
+import { pageNumber } from './frame-numbers.js';
 
 /** ASCE bits (low word). */
 const ASCE_PRIVATE = 0x100;
@@ -203,7 +204,7 @@ function walk(
 
 /** Reads the entry at absolute `ptr` (in memory) into `entry`, noting its page as read. */
 function readTableEntry(storage: AbsoluteStorage, ptr: number, out: Translation): void {
-  const pfn = Math.floor(ptr / PAGE_SIZE);
+  const pfn = pageNumber(ptr);
   storage.watchForTranslation(pfn);
   out.tablePages[out.tableReads++] = pfn;
   storage.readU64Parts(ptr, entry);

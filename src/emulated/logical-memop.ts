@@ -23,6 +23,7 @@ import { asceIsPrivate, emptyTranslation, type DatFacilities, type Translation }
 import { describeKeyRule, decideKeyRule } from './key-protection.js';
 import { realToAbsolute } from './prefixing.js';
 import type { EmulatedVcpu } from './vcpu.js';
+import { pageNumber } from './frame-numbers.js';
 
 /** CR0 bits (low word). */
 const CR0_LOW_ADDRESS_PROTECTION = 0x10000000; // bit 35
@@ -277,9 +278,9 @@ function copyFragments(a: Access, bytes: Uint8Array, count: number, isStore: boo
   while (i < count) {
     const abs = a.abs[i]!;
     let len = a.len[i]!;
-    keys.recordPage(Math.floor(abs / PAGE_SIZE), isStore);
+    keys.recordPage(pageNumber(abs), isStore);
     for (i++; i < count && a.abs[i] === abs + len; i++) {
-      keys.recordPage(Math.floor(a.abs[i]! / PAGE_SIZE), isStore);
+      keys.recordPage(pageNumber(a.abs[i]!), isStore);
       len += a.len[i]!;
     }
     if (isStore) storage.writeRange(abs, bytes, done, len);
@@ -302,14 +303,14 @@ function markTableFetches(vcpu: EmulatedVcpu, translation: Translation): void {
 /** Reference bits of the pages of the first `count` fragments, which were fetched. */
 function recordFetched(a: Access, count: number): void {
   const keys = a.vcpu.vm.keys;
-  for (let i = 0; i < count; i++) keys.recordPage(Math.floor(a.abs[i]! / PAGE_SIZE), false);
+  for (let i = 0; i < count; i++) keys.recordPage(pageNumber(a.abs[i]!), false);
 }
 
 /** Key-controlled protection for fragment `i`, with both overrides (docs/memop-semantics.md §8.7). */
 function keyAllows(a: Access, i: number): boolean {
   const key = a.key;
   if (key === 0) return true;
-  const storageKey = a.vcpu.vm.keys.get(Math.floor(a.abs[i]! / PAGE_SIZE));
+  const storageKey = a.vcpu.vm.keys.get(pageNumber(a.abs[i]!));
   if (storageKey >> 4 === key) return true;
   if (!a.isStore) {
     if ((storageKey & 0x08) === 0) return true;

@@ -4,7 +4,9 @@
 // make, as the hardware sets them in the real key (recordAccess). Also the VM's "uses keys"
 // state that GET_SKEYS reports (docs/memop-semantics.md §9).
 import { STORAGE_KEY } from '../abi/constants.js';
+import { groupOf256 } from './frame-numbers.js';
 
+/** 256: groupOf256 (frame-numbers.ts) divides by it. */
 const CHUNK_PAGES = 256;
 /** pfn & CHUNK_MASK, not pfn & CHUNK_MASK: `%` of a double is a C call in V8. */
 const CHUNK_MASK = CHUNK_PAGES - 1;
@@ -89,13 +91,13 @@ export class StorageKeys {
   }
 
   get(pfn: number): number {
-    const chunk = this.#chunk(Math.floor(pfn / CHUNK_PAGES));
+    const chunk = this.#chunk(groupOf256(pfn));
     return chunk === undefined ? 0 : chunk[pfn & CHUNK_MASK]!;
   }
 
   set(pfn: number, key: number): void {
     this.markEpoch++;
-    const index = Math.floor(pfn / CHUNK_PAGES);
+    const index = groupOf256(pfn);
     let chunk = this.#chunk(index);
     if (chunk === undefined) {
       if (key === 0) return;
@@ -114,7 +116,7 @@ export class StorageKeys {
     const bits = isStore ? REFERENCE_AND_CHANGE : this.#fetchBits;
     let pfn = startPfn;
     while (pfn < endPfn) {
-      const index = Math.floor(pfn / CHUNK_PAGES);
+      const index = groupOf256(pfn);
       const base = index * CHUNK_PAGES;
       const within = pfn - base;
       const n = Math.min(CHUNK_PAGES - within, endPfn - pfn);
@@ -134,13 +136,27 @@ export class StorageKeys {
     return -1;
   }
 
+  /**
+   * accessRange of the one page `pfn`: true when its key allows the access, which is then
+   * recorded; false (nothing marked) when it refuses. The small access's whole key work.
+   */
+  accessPage(pfn: number, accessKey: number, isStore: boolean): boolean {
+    const index = groupOf256(pfn);
+    const chunk = this.#chunk(index) ?? this.#createChunk(index);
+    const i = pfn - index * CHUNK_PAGES;
+    const k = chunk[i]!;
+    if (accessKey !== 0 && k >> 4 !== accessKey && (isStore || (k & STORAGE_KEY.FETCH_PROTECTION) !== 0)) return false;
+    chunk[i] = k | (isStore ? REFERENCE_AND_CHANGE : this.#fetchBits);
+    return true;
+  }
+
   /** set(startPfn + i, keys[i]) for every i, a chunk at a time. */
   writeFrom(startPfn: number, keys: Uint8Array): void {
     this.markEpoch++;
     let i = 0;
     while (i < keys.length) {
       const pfn = startPfn + i;
-      const index = Math.floor(pfn / CHUNK_PAGES);
+      const index = groupOf256(pfn);
       const within = pfn & CHUNK_MASK;
       const n = Math.min(CHUNK_PAGES - within, keys.length - i);
       let chunk = this.#chunk(index);
@@ -175,7 +191,7 @@ export class StorageKeys {
 
   /** recordAccess of the one page `pfn` (the per-fragment call of logical accesses and cmpxchg). */
   recordPage(pfn: number, isStore: boolean): void {
-    const index = Math.floor(pfn / CHUNK_PAGES);
+    const index = groupOf256(pfn);
     const chunk = this.#chunk(index) ?? this.#createChunk(index);
     const i = pfn - index * CHUNK_PAGES;
     chunk[i] = chunk[i]! | (isStore ? REFERENCE_AND_CHANGE : this.#fetchBits);
@@ -193,7 +209,7 @@ export class StorageKeys {
     let i = 0;
     while (i < out.length) {
       const pfn = startPfn + i;
-      const index = Math.floor(pfn / CHUNK_PAGES);
+      const index = groupOf256(pfn);
       const within = pfn & CHUNK_MASK;
       const n = Math.min(CHUNK_PAGES - within, out.length - i);
       const chunk = this.#chunk(index);

@@ -4,7 +4,9 @@
 import { PAGE_SIZE } from '../abi/constants.js';
 import { zeroFill } from '../typed-arrays.js';
 import { SMALL_COPY, copyBytes, copyFromBuffer } from './bytes.js';
+import { groupOf256, pageNumber } from './frame-numbers.js';
 
+/** Both 256: groupOf256 (frame-numbers.ts) divides by them. */
 const SLAB_PAGES = 256;
 const PAGES_PER_SEGMENT = 256;
 // Offsets use `& PAGE_MASK`, not `% PAGE_SIZE`: addresses are integer doubles, and V8 computes
@@ -72,12 +74,12 @@ export class AbsoluteStorage {
 
   /** True once the host touched any page of the 1 MiB segment that holds page `pfn`. */
   segmentHasTable(pfn: number): boolean {
-    return this.#segmentHasTable[Math.floor(pfn / PAGES_PER_SEGMENT)] === 1;
+    return this.#segmentHasTable[groupOf256(pfn)] === 1;
   }
 
   /** The host touches page `pfn` (a fault-in gives its segment a page table). */
   touchSegment(pfn: number): void {
-    this.#segmentHasTable[Math.floor(pfn / PAGES_PER_SEGMENT)] = 1;
+    this.#segmentHasTable[groupOf256(pfn)] = 1;
   }
 
   /** The host touches [abs, abs + length): each segment it reaches gets a page table. */
@@ -140,14 +142,28 @@ export class AbsoluteStorage {
     return index < 0 ? undefined : this.#views[index];
   }
 
-  /** Copies `length` bytes at `abs` (within one page) into `dst` at `dstOffset`. */
-  readWithinPage(abs: number, dst: Uint8Array, dstOffset: number, length: number): void {
-    this.readRange(abs, dst, dstOffset, length);
-  }
-
   /** Copies `length` bytes from `src` at `srcOffset` to `abs` (within one page). */
   writeWithinPage(abs: number, src: Uint8Array, srcOffset: number, length: number): void {
     this.writeRange(abs, src, srcOffset, length);
+  }
+
+  /**
+   * The small access: `length` bytes at `abs`, all within one page, copied to (isStore) or
+   * from the start of `bytes`. Kept small enough for V8 to inline into the memop.
+   */
+  copyWithinPage(abs: number, bytes: Uint8Array, length: number, isStore: boolean): void {
+    const pfn = pageNumber(abs);
+    const index = this.#indexOf(pfn);
+    if (index < 0 || (isStore && this.#translationPages.size !== 0)) {
+      // First store into the page, a page never written, or stores that may hit a table.
+      if (isStore) this.writeRange(abs, bytes, 0, length);
+      else this.readRange(abs, bytes, 0, length);
+      return;
+    }
+    this.#segmentHasTable[groupOf256(pfn)] = 1;
+    const page = this.#views[index]!;
+    if (isStore) copyBytes(page, abs & PAGE_MASK, bytes, 0, length);
+    else copyBytes(bytes, 0, page, abs & PAGE_MASK, length);
   }
 
   /**
@@ -170,7 +186,7 @@ export class AbsoluteStorage {
     let done = 0;
     while (done < length) {
       const a = abs + done;
-      const index = this.#indexOf(Math.floor(a / PAGE_SIZE));
+      const index = this.#indexOf(pageNumber(a));
       if (index < 0) {
         const len = Math.min(PAGE_SIZE - (a & PAGE_MASK), length - done);
         zeroFill(dst, dstOffset + done, dstOffset + done + len);
@@ -180,7 +196,7 @@ export class AbsoluteStorage {
       const off = a & PAGE_MASK;
       const len = off + (length - done) <= PAGE_SIZE ? length - done : this.#run(index, a, length - done);
       if (off + len <= PAGE_SIZE && (len <= SMALL_COPY || len === PAGE_SIZE)) copyBytes(dst, dstOffset + done, this.#views[index]!, off, len);
-      else copyFromBuffer(dst, dstOffset + done, this.#slabs[Math.floor(index / SLAB_PAGES)]!, (index % SLAB_PAGES) * PAGE_SIZE + off, len);
+      else copyFromBuffer(dst, dstOffset + done, this.#slabs[groupOf256(index)]!, (index - groupOf256(index) * SLAB_PAGES) * PAGE_SIZE + off, len);
       done += len;
     }
   }
@@ -194,7 +210,7 @@ export class AbsoluteStorage {
     let done = 0;
     while (done < length) {
       const a = abs + done;
-      const pfn = Math.floor(a / PAGE_SIZE);
+      const pfn = pageNumber(a);
       let index = this.#indexOf(pfn);
       // A fresh page is allocated here, in address order, so a range written for the first
       // time comes out contiguous (it is copied page by page this once).
@@ -205,7 +221,7 @@ export class AbsoluteStorage {
       const off = a & PAGE_MASK;
       const len = off + (length - done) <= PAGE_SIZE ? length - done : this.#run(index, a, length - done);
       this.#storing(index, Math.ceil((off + len) / PAGE_SIZE));
-      copyBytes(this.#slabBytes[Math.floor(index / SLAB_PAGES)]!, (index % SLAB_PAGES) * PAGE_SIZE + off, src, srcOffset + done, len);
+      copyBytes(this.#slabBytes[groupOf256(index)]!, (index - groupOf256(index) * SLAB_PAGES) * PAGE_SIZE + off, src, srcOffset + done, len);
       done += len;
     }
   }
@@ -282,8 +298,8 @@ export class AbsoluteStorage {
 
   /** Reads a big-endian u64 at absolute `abs` (8-aligned, in memory) as [high32, low32]. */
   readU64Parts(abs: number, out: Uint32Array): void {
-    this.touchSegment(Math.floor(abs / PAGE_SIZE));
-    const page = this.#lookup(Math.floor(abs / PAGE_SIZE));
+    this.touchSegment(pageNumber(abs));
+    const page = this.#lookup(pageNumber(abs));
     if (page === undefined) {
       out[0] = 0;
       out[1] = 0;
@@ -296,8 +312,8 @@ export class AbsoluteStorage {
 
   /** Reads a big-endian u32 at absolute `abs` (4-aligned, in memory). */
   readU32(abs: number): number {
-    this.touchSegment(Math.floor(abs / PAGE_SIZE));
-    const page = this.#lookup(Math.floor(abs / PAGE_SIZE));
+    this.touchSegment(pageNumber(abs));
+    const page = this.#lookup(pageNumber(abs));
     if (page === undefined) return 0;
     const o = abs & PAGE_MASK;
     return ((page[o]! << 24) | (page[o + 1]! << 16) | (page[o + 2]! << 8) | page[o + 3]!) >>> 0;
@@ -305,8 +321,8 @@ export class AbsoluteStorage {
 
   /** Reads one byte at absolute `abs` (in memory). */
   readU8(abs: number): number {
-    this.touchSegment(Math.floor(abs / PAGE_SIZE));
-    const page = this.#lookup(Math.floor(abs / PAGE_SIZE));
+    this.touchSegment(pageNumber(abs));
+    const page = this.#lookup(pageNumber(abs));
     return page === undefined ? 0 : page[abs & PAGE_MASK]!;
   }
 }
