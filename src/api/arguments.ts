@@ -187,7 +187,7 @@ export function checkMemOpDesc(d: unknown, out?: MemOpRequest): MemOpRequest {
   if (
     typeof opIn === 'number' && opIn >>> 0 === opIn &&
     typeof sizeIn === 'number' && sizeIn >>> 0 === sizeIn &&
-    typeof gaddrIn === 'bigint' && gaddrIn >= 0n && gaddrIn <= MAX_SAFE &&
+    (typeof gaddrIn === 'bigint' ? gaddrIn >= 0n && gaddrIn <= MAX_SAFE : typeof gaddrIn === 'number' && Number.isSafeInteger(gaddrIn) && gaddrIn >= 0) &&
     (flagsIn === undefined || (typeof flagsIn === 'number' && flagsIn >>> 0 === flagsIn)) &&
     (keyIn === undefined || (typeof keyIn === 'number' && (keyIn & 0xf) === keyIn)) &&
     oldIn == null && arIn === undefined && sidaIn === undefined &&
@@ -195,7 +195,7 @@ export function checkMemOpDesc(d: unknown, out?: MemOpRequest): MemOpRequest {
   ) {
     const key = keyIn === undefined ? 0 : keyIn;
     r.op = opIn;
-    r.gaddr = smallBigIntToNumber(gaddrIn);
+    r.gaddr = typeof gaddrIn === 'number' ? gaddrIn : smallBigIntToNumber(gaddrIn as bigint);
     r.size = sizeIn;
     r.flags = flagsIn === undefined ? 0 : flagsIn;
     r.buf = bufIn;
