@@ -66,7 +66,7 @@ export function vmMemop(m: AbsoluteMachine, req: MemOpRequest): number {
       // Within one page: most accesses a VMM makes.
       if (m.keys.accessPage(pageNumber(gaddr), fastKey, fastStore)) {
         m.faults.clear();
-        m.storage.copyWithinPage(gaddr, buf, size, fastStore);
+        m.storage.copyWithinPage(gaddr, buf, 0, size, fastStore);
         return 0;
       }
     } else if (m.keys.accessRange(pageNumber(gaddr), pageNumber(gaddr + size - 1) + 1, fastKey, fastStore) < 0) {

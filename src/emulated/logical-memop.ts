@@ -31,6 +31,7 @@ const CR0_FETCH_PROTECTION_OVERRIDE = 0x02000000; // bit 38
 const CR0_STORAGE_PROTECTION_OVERRIDE = 0x01000000; // bit 39
 const CR0_EDAT = 0x00800000; // bit 40
 const ASCE_REAL = 0x20;
+const PAGE_MASK = PAGE_SIZE - 1;
 
 /** Why a PGM_PROTECTION happened: selects the TEID bits (docs/memop-semantics.md §8.9). */
 const enum Protection {
@@ -283,7 +284,8 @@ function copyFragments(a: Access, bytes: Uint8Array, count: number, isStore: boo
       keys.recordPage(pageNumber(a.abs[i]!), isStore);
       len += a.len[i]!;
     }
-    if (isStore) storage.writeRange(abs, bytes, done, len);
+    if ((abs & PAGE_MASK) + len <= PAGE_SIZE) storage.copyWithinPage(abs, bytes, done, len, isStore);
+    else if (isStore) storage.writeRange(abs, bytes, done, len);
     else storage.readRange(abs, bytes, done, len);
     done += len;
   }

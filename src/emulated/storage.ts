@@ -149,21 +149,21 @@ export class AbsoluteStorage {
 
   /**
    * The small access: `length` bytes at `abs`, all within one page, copied to (isStore) or
-   * from the start of `bytes`. Kept small enough for V8 to inline into the memop.
+   * from `bytes` at `offset`. Kept small enough for V8 to inline into the memop.
    */
-  copyWithinPage(abs: number, bytes: Uint8Array, length: number, isStore: boolean): void {
+  copyWithinPage(abs: number, bytes: Uint8Array, offset: number, length: number, isStore: boolean): void {
     const pfn = pageNumber(abs);
     const index = this.#indexOf(pfn);
     if (index < 0 || (isStore && this.#translationPages.size !== 0)) {
       // First store into the page, a page never written, or stores that may hit a table.
-      if (isStore) this.writeRange(abs, bytes, 0, length);
-      else this.readRange(abs, bytes, 0, length);
+      if (isStore) this.writeRange(abs, bytes, offset, length);
+      else this.readRange(abs, bytes, offset, length);
       return;
     }
     this.#segmentHasTable[groupOf256(pfn)] = 1;
     const page = this.#views[index]!;
-    if (isStore) copyBytes(page, abs & PAGE_MASK, bytes, 0, length);
-    else copyBytes(bytes, 0, page, abs & PAGE_MASK, length);
+    if (isStore) copyBytes(page, abs & PAGE_MASK, bytes, offset, length);
+    else copyBytes(bytes, offset, page, abs & PAGE_MASK, length);
   }
 
   /**
