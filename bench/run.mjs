@@ -251,10 +251,11 @@ if (want('native')) {
     row({ group: 'native', op: 'ioctl(KVM_S390_MEM_OP) in a C loop inside the addon (ENOTTY)', size: 8, nsPerOp: c.cNs, opsPerSec: 1e9 / c.cNs, ratio: 1, note: 'baseline' });
     nativeRow('addon.memop(fd, filled desc, buf, old) from JS', () => addon.memop(fd, raw, buf, null));
     // The channel: the descriptor lives in addon memory, handed out once; a call passes (fd, buf).
-    const channel = addon.createMemOpChannel();
-    channel.descriptor.set(raw);
-    const channelMemop = channel.memop;
-    nativeRow('addon channel memop(fd, buf) from JS (descriptor in addon memory)', () => channelMemop(fd, buf));
+    const channel = addon.createMemOpChannel(fd);
+    new Uint8Array(channel.shared, 0, 64).set(raw);
+    const channelId = channel.id;
+    const channelMemop = addon.channelMemop;
+    nativeRow('addon channelMemop(id, buf) from JS (descriptor and fd in addon memory)', () => channelMemop(channelId, buf));
     const contract = nativeRow('kvm VmHandle.memop(request): descriptor fill + addon', () => handle.memop(req));
     // On KVM a memop that succeeds (0 or a program code) throws nothing, but /dev/null always
     // answers ENOTTY and vm.memop then throws. What vm.memop does before that throw is

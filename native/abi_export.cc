@@ -1,5 +1,6 @@
 // abi(): the addon's own view of every number, size and offset it compiles with, so a test
 // can compare it with src/abi/constants.ts on every architecture the addon runs on.
+#include <cstddef>
 #include <cstring>
 
 #include "abi.h"
@@ -137,6 +138,11 @@ Napi::Value Abi(const Napi::CallbackInfo& info) {
   Put(lim, "PROGRAM_INT", static_cast<double>(kProgramIntType));
   Put(lim, "EXIT_S390_SIEIC", kExitS390Sieic);
   o.Set("limits", lim);
+
+  Napi::Object ch = Napi::Object::New(env);
+  Put(ch, "size", sizeof(ChannelShared));
+  Put(ch, "resultOffset", offsetof(ChannelShared, result));
+  o.Set("channel", ch);
 
   Napi::Object sz = Napi::Object::New(env);
   Put(sz, "kvm_s390_mem_op", sizeof(MemOp));

@@ -34,7 +34,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"memop", MemOpCall},
       {"memopLoop", MemOpLoopCall},
       {"memopStructForTest", MemOpStructForTest},
-      {"createMemOpChannel", CreateMemOpChannel},
       {"getSkeys", GetSkeys},
       {"setSkeys", SetSkeys},
       {"keyop", KeyopCall},
@@ -42,6 +41,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"encodeMemOpForTest", EncodeMemOpForTest},
   };
   for (const Entry& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
+  RegisterMemOpChannels(env, exports);
   Mapping::Init(env);  // constructor kept in instance data; not exported
   return exports;
 }

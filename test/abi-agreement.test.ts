@@ -24,7 +24,7 @@ import {
 } from '../src/abi/constants.js';
 import { HOST_BYTE_ORDER, decodeMemOp, encodeMemOp, type MemOpStruct } from '../src/abi/structs.js';
 import { loadAddon } from '../src/kvm/loader.js';
-import { MemOpDescriptor } from '../src/kvm/descriptor.js';
+import { CHANNEL_LAYOUT, MemOpDescriptor } from '../src/kvm/descriptor.js';
 
 const addon = loadAddon();
 const abi = addon.abi();
@@ -75,6 +75,10 @@ describe(`native ABI agrees with src/abi (${abi.arch}, ${abi.byteOrder}-endian)`
       GET_SKEYS_NONE,
       MEMSLOT_ALIGNMENT,
     });
+  });
+
+  it('memop channel layout', () => {
+    expect(abi.channel).toEqual({ ...CHANNEL_LAYOUT });
   });
 
   it('struct sizes', () => {

@@ -57,9 +57,9 @@ const SIGNATURES: Record<string, Slot[]> = {
   memop: ['fd', 'desc', 'bytesOrNull', 'bytesOrNull'],
   memopLoop: ['fd', 'desc', 'bytesOrNull', 'bytesOrNull', 'iterations'],
   memopStructForTest: ['fd', 'desc', 'bytesOrNull', 'bytesOrNull'],
-  createMemOpChannel: [],
-  /** The function of a channel made once (its descriptor's size changes between calls). */
-  'channel.memop': ['fd', 'bytesOrNull', 'bytesOrNull'],
+  createMemOpChannel: ['fd'],
+  /** On a channel made once (its descriptor's size changes between calls), or a junk id. */
+  channelMemop: ['channel', 'bytesOrNull', 'bytesOrNull'],
   getSkeys: ['fd', 'u64', 'u64', 'bytes', 'u32'],
   setSkeys: ['fd', 'u64', 'bytes', 'u32'],
   keyop: ['fd', 'u64', 'u32', 'u32'],
@@ -142,6 +142,8 @@ function build(spec: ArgSpec, env: Env): unknown {
       return ['/dev/null', '/nonexistent/kvm', '', 'a\0b', '/'.repeat(5000), '/dev/zero', '.', 'no-such-file'][variant % 8];
     case 'mapping':
       return variant < 8 ? env.mapping : variant < 12 ? env.unmapped : Object.create(Object.getPrototypeOf(env.mapping) as object);
+    case 'channel':
+      return variant < 12 ? env.channel.id : variant < 14 ? env.channel.id + 1 + n : -1;
     case 'iterations':
       return n % 64; // the C loop really loops: keep it short
     case 'size':
@@ -154,6 +156,11 @@ function build(spec: ArgSpec, env: Env): unknown {
 }
 
 function checkResult(name: string, r: unknown, env: Env): string {
+  if (name === 'channelMemop' && r === undefined) {
+    // The result is in the channel's memory, after its 64-byte descriptor.
+    const result = new Int32Array(env.channel.shared, 64, 1)[0]!;
+    return result < 0 ? `-errno ${-result}` : 'ok';
+  }
   if (typeof r === 'number') {
     if (!Number.isInteger(r)) throw new Error(`${name} returned the non-integer ${r}`);
     if (name === 'openDevice' && r >= 0) env.owned.push(r);
@@ -170,7 +177,7 @@ function checkResult(name: string, r: unknown, env: Env): string {
   if (name === 'abi' && typeof r === 'object' && r !== null) return 'abi';
   if (name === 'createMemOpChannel') {
     const c = r as NativeMemOpChannel;
-    if (!(c.descriptor instanceof Uint8Array) || c.descriptor.length !== 64 || typeof c.memop !== 'function') throw new Error(`${name} returned ${String(r)}`);
+    if (!(c.shared instanceof ArrayBuffer) || c.shared.byteLength !== 72 || !Number.isInteger(c.id)) throw new Error(`${name} returned ${String(r)}`);
     return 'channel';
   }
   throw new Error(`${name} returned an unexpected ${typeof r}: ${String(r)}`);
@@ -190,7 +197,8 @@ describe.skipIf(addon === null)(`native addon fuzzing (seed ${FUZZ_SEED})${skipR
     const unmapped = a.mmapGuest(1 << 20);
     if (typeof mapping === 'number' || typeof unmapped === 'number') throw new Error('mmapGuest failed');
     unmapped.unmap();
-    env = { nullFd: openSync('/dev/null', 'r'), channel: a.createMemOpChannel(), mapping, unmapped, owned: [], made: [] };
+    const nullFd = openSync('/dev/null', 'r');
+    env = { nullFd, channel: a.createMemOpChannel(nullFd), mapping, unmapped, owned: [], made: [] };
   });
 
   afterAll(() => {
@@ -224,8 +232,8 @@ describe.skipIf(addon === null)(`native addon fuzzing (seed ${FUZZ_SEED})${skipR
         });
         let label: string;
         try {
-          if (name === 'channel.memop') new DataView(env.channel.descriptor.buffer).setUint32(16, (outcomes.size * 7919) % 70_000, true);
-          const fn = name === 'channel.memop' ? env.channel.memop : (addon as unknown as Record<string, (...a: unknown[]) => unknown>)[name]!;
+          if (name === 'channelMemop') new DataView(env.channel.shared).setUint32(16, (outcomes.size * 7919) % 70_000, true);
+          const fn = (addon as unknown as Record<string, (...a: unknown[]) => unknown>)[name]!;
           label = checkResult(name, fn(...values), env);
         } catch (err) {
           label = typedAddonError(err);

@@ -28,7 +28,8 @@ function scriptedAddon() {
     }),
     setUserMemoryRegion: () => 0,
     // Every VM handle makes its memop channel when it is built; this VM never issues a memop.
-    createMemOpChannel: () => ({ descriptor: new Uint8Array(64), memop: () => -ERRNO.ENOTTY }),
+    createMemOpChannel: () => ({ id: 0, shared: new ArrayBuffer(72) }),
+    channelMemop: () => {},
     getCpuProcessor: (_fd: number, out: Uint8Array) => {
       // STFLE numbering: facility n is bit n of the list, most significant bit of byte 0 first.
       for (const n of [FACILITY.EDAT1, FACILITY.EDAT2]) out[CPU_PROCESSOR_FAC_LIST_OFFSET + (n >> 3)]! |= 0x80 >> (n & 7);

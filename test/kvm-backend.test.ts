@@ -9,7 +9,7 @@ import { CAP, ERRNO, KEYOP, MEMOP, MEMOP_F, GET_SKEYS_NONE, PGM } from '../src/a
 import { KvmError } from '../src/errors.js';
 import { Vm } from '../src/api/vm.js';
 import { loadAddon } from '../src/kvm/loader.js';
-import { MemOpDescriptor } from '../src/kvm/descriptor.js';
+import { CHANNEL_LAYOUT, MemOpDescriptor } from '../src/kvm/descriptor.js';
 import { inferProfile, openKvmBackend, vmHandleOverFd } from '../src/kvm/backend.js';
 import type { NativeAddon } from '../src/kvm/native.js';
 
@@ -331,33 +331,65 @@ describe('every addon export survives any argument', () => {
   it('a memop channel reads its descriptor from the shared bytes and checks the buffers against it', () => {
     const fd = nativeOpen('/dev/null');
     try {
-      const channel = addon.createMemOpChannel();
-      expect(channel.descriptor.length).toBe(64);
-      const d = new MemOpDescriptor(channel.descriptor);
+      const channel = addon.createMemOpChannel(fd);
+      expect(channel.shared.byteLength).toBe(CHANNEL_LAYOUT.size);
+      const result = new Int32Array(channel.shared, CHANNEL_LAYOUT.resultOffset, 1);
+      // The call returns nothing; its result is in the channel's memory.
+      const memop = (...args: unknown[]) => {
+        result[0] = 0x7eadbeef;
+        expect((addon.channelMemop as (...a: unknown[]) => unknown)(channel.id, ...args)).toBeUndefined();
+        return result[0]!;
+      };
+      const descriptorOf = (c: { shared: ArrayBuffer }) => new Uint8Array(c.shared, 0, 64);
+      const d = new MemOpDescriptor(descriptorOf(channel));
       d.fill({ op: MEMOP.ABSOLUTE_READ, gaddr: 0, size: 64, flags: 0, buf: null, key: 0, ar: 0, sidaOffset: 0, old: null });
       // The same refusals as memop(): a buffer holding fewer bytes than the descriptor says
       // (shorter, empty, detached) is ERR_BUFFER_OUT_OF_BOUNDS, as on the emulated backend.
       const outOfBounds = expect.objectContaining({ code: 'ERR_BUFFER_OUT_OF_BOUNDS' });
-      expect(() => channel.memop(fd, new Uint8Array(63))).toThrow(outOfBounds);
-      expect(() => channel.memop(fd, new Uint8Array(0))).toThrow(outOfBounds);
-      expect(notTty).toContain(-channel.memop(fd, new Uint8Array(64)));
+      expect(() => memop(new Uint8Array(63))).toThrow(outOfBounds);
+      expect(() => memop(new Uint8Array(0))).toThrow(outOfBounds);
+      expect(notTty).toContain(-memop(new Uint8Array(64)));
       // A new size written into the shared bytes applies to the very next call.
       d.fill({ op: MEMOP.ABSOLUTE_READ, gaddr: 0, size: 8, flags: 0, buf: null, key: 0, ar: 0, sidaOffset: 0, old: null });
-      expect(notTty).toContain(-channel.memop(fd, new Uint8Array(8)));
-      expect(() => channel.memop(fd, new Uint8Array(8), new Uint8Array(7))).toThrow(outOfBounds);
-      expect(() => channel.memop(fd, detached(8))).toThrow(outOfBounds);
-      expect(() => channel.memop(fd, new Uint8Array(8), detached(8))).toThrow(outOfBounds);
-      expect(() => channel.memop(fd, new Uint16Array(8) as unknown as Uint8Array)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
-      expect(() => (channel.memop as (...a: unknown[]) => number)()).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
-      expect(notTty).toContain(-channel.memop(fd, null, null));
-      // Transferring the descriptor's ArrayBuffer away (where the runtime lets it go) leaves
-      // the channel on its own memory: the function keeps that memory alive.
+      expect(notTty).toContain(-memop(new Uint8Array(8)));
+      expect(() => memop(new Uint8Array(8), new Uint8Array(7))).toThrow(outOfBounds);
+      expect(() => memop(detached(8))).toThrow(outOfBounds);
+      expect(() => memop(new Uint8Array(8), detached(8))).toThrow(outOfBounds);
+      expect(() => memop(new Uint16Array(8))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+      expect(() => (addon.channelMemop as (...a: unknown[]) => number)()).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+      // A buf not given is a NULL pointer, the kernel's business (as memop(fd, desc, null, null)).
+      expect(notTty).toContain(-memop());
+      expect(notTty).toContain(-memop(null, null));
+      // Each channel has its own descriptor: a second one with size 16 does not see the first's 8.
+      const other = addon.createMemOpChannel(fd);
+      expect(other.id).not.toBe(channel.id);
+      new MemOpDescriptor(descriptorOf(other)).fill({ op: MEMOP.ABSOLUTE_READ, gaddr: 0, size: 16, flags: 0, buf: null, key: 0, ar: 0, sidaOffset: 0, old: null });
+      expect(() => addon.channelMemop(other.id, new Uint8Array(8))).toThrow(outOfBounds);
+      expect(notTty).toContain(-memop(new Uint8Array(8)));
+      // An id that names no channel (never handed out, negative, fractional, not a number) is refused.
+      const notAChannel = expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' });
+      for (const id of [other.id + 1000, -1, channel.id + 0.5, Number.NaN, Infinity]) {
+        expect(() => addon.channelMemop(id, new Uint8Array(8))).toThrow(notAChannel);
+      }
+      expect(() => (addon.channelMemop as (...a: unknown[]) => number)(`${channel.id}`, new Uint8Array(8))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+      // The fd is the channel's from its creation, checked as every fd argument is.
+      expect(() => (addon.createMemOpChannel as (...a: unknown[]) => unknown)()).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+      expect(() => addon.createMemOpChannel(-1)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+      // Transferring the descriptor's ArrayBuffer away (where the runtime lets it go) moves
+      // the native block with it: a call reaches that block while it lives, and once it is
+      // collected the id names no channel; never freed memory or another channel's.
       try {
-        structuredClone(channel.descriptor.buffer, { transfer: [channel.descriptor.buffer] });
+        structuredClone(channel.shared, { transfer: [channel.shared] });
       } catch {
         // an external ArrayBuffer may refuse to be transferred
       }
-      expect(notTty).toContain(-channel.memop(fd, new Uint8Array(8)));
+      let after: unknown = 'no error';
+      try {
+        addon.channelMemop(channel.id, new Uint8Array(8));
+      } catch (err) {
+        after = (err as { code?: unknown }).code;
+      }
+      expect(['no error', 'ERR_OUT_OF_RANGE']).toContain(after);
     } finally {
       addon.close(fd);
     }

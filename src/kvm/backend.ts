@@ -300,7 +300,7 @@ class KvmVm implements VmHandle {
     memory: NativeMapping | null,
     system: SystemResources | null,
   ) {
-    this.#channel = new MemOpChannel(addon);
+    this.#channel = new MemOpChannel(addon, fd);
     this.#resources = { system, addon, fd, memory, vmFdOpen: true, openVcpus: 0 };
     if (system !== null) system.openVms++;
     forgottenVms.register(this, this.#resources, this);
@@ -311,7 +311,7 @@ class KvmVm implements VmHandle {
   }
 
   memop(req: MemOpRequest): number {
-    return this.#channel.memop(this.fd, req);
+    return this.#channel.memop(req);
   }
 
   getStorageKeys(startGfn: bigint, count: number, out: Uint8Array, flags: number): number {
@@ -399,7 +399,7 @@ class KvmVcpu implements VcpuHandle {
     resources: VcpuResources,
     private readonly hasVcpuResets: boolean,
   ) {
-    this.#channel = new MemOpChannel(addon);
+    this.#channel = new MemOpChannel(addon, resources.fd);
     this.addon = addon;
     this.fd = resources.fd;
     this.run = resources.run;
@@ -408,7 +408,7 @@ class KvmVcpu implements VcpuHandle {
   }
 
   memop(req: MemOpRequest): number {
-    return this.#channel.memop(this.fd, req);
+    return this.#channel.memop(req);
   }
 
   getState(): VcpuState {

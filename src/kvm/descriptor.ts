@@ -2,7 +2,8 @@
 // host byte order, filled in place for every call (no allocation on the hot path). The
 // addon ignores its buf/old_addr fields and points them at the request's buffers itself.
 // A MemOpChannel keeps that descriptor in memory the addon handed out once (its
-// createMemOpChannel), so each call passes only the fd and the buffers.
+// createMemOpChannel, with the handle's fd), so each call passes only the channel's id and
+// the buffers.
 import { MEMOP, MEM_OP_OFFSET, STRUCT_SIZE } from '../abi/constants.js';
 import { HOST_BYTE_ORDER } from '../abi/structs.js';
 import type { MemOpRequest } from '../contract.js';
@@ -10,63 +11,78 @@ import type { NativeAddon } from './native.js';
 
 const LE = HOST_BYTE_ORDER === 'little';
 const TWO_32 = 0x1_0000_0000;
+// The descriptor as host-order 32-bit words: one store per word, no DataView calls. A u64
+// at word w keeps its low half in word w on a little-endian host, in word w + 1 on s390x.
+const LOW = LE ? 0 : 1;
+const HIGH = 1 - LOW;
+const WORD = { gaddr: MEM_OP_OFFSET.gaddr / 4, flags: MEM_OP_OFFSET.flags / 4, size: MEM_OP_OFFSET.size / 4, op: MEM_OP_OFFSET.op / 4, union: MEM_OP_OFFSET.ar / 4 } as const;
 
-/** A u64 field in host byte order from a number (below 2^53: no BigInt work) or a bigint. */
-function setU64(v: DataView, offset: number, value: number | bigint): void {
-  if (typeof value === 'bigint') {
-    v.setBigUint64(offset, value, LE);
+/** A u64 field (`word`, `word + 1`) from a number (below 2^53: no BigInt work) or a bigint. */
+function setU64(words: Uint32Array, word: number, value: number | bigint): void {
+  if (typeof value === 'number') {
+    // No `%` by 2^32: a remainder by a non-small-integer is a floating-point call in V8.
+    const high = value < TWO_32 ? 0 : Math.floor(value / TWO_32);
+    words[word + LOW] = value - high * TWO_32;
+    words[word + HIGH] = high;
     return;
   }
-  // No `%` by 2^32: a remainder by a non-small-integer is a floating-point call in V8.
-  const high = value < TWO_32 ? 0 : Math.floor(value / TWO_32);
-  v.setUint32(offset + (LE ? 0 : 4), value - high * TWO_32, LE);
-  v.setUint32(offset + (LE ? 4 : 0), high, LE);
+  words[word + LOW] = Number(value & 0xffff_ffffn);
+  words[word + HIGH] = Number(value >> 32n);
 }
 
 export class MemOpDescriptor {
   readonly bytes: Uint8Array;
-  readonly #view: DataView;
+  readonly #words: Uint32Array;
 
   constructor(bytes: Uint8Array = new Uint8Array(STRUCT_SIZE.kvm_s390_mem_op)) {
     this.bytes = bytes;
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#words = new Uint32Array(bytes.buffer, bytes.byteOffset, STRUCT_SIZE.kvm_s390_mem_op / 4);
   }
 
   /** Writes `req` into the descriptor; returns its bytes. */
   fill(req: MemOpRequest): Uint8Array {
-    const v = this.#view;
-    setU64(v, MEM_OP_OFFSET.gaddr, req.gaddr);
-    setU64(v, MEM_OP_OFFSET.flags, req.flags);
-    v.setUint32(MEM_OP_OFFSET.size, req.size, LE);
-    v.setUint32(MEM_OP_OFFSET.op, req.op, LE);
-    // The union at 32: SIDA ops read sida_offset there, every other op reads ar and key.
-    v.setUint32(32, 0, LE);
-    v.setUint32(36, 0, LE);
-    if (req.op === MEMOP.SIDA_READ || req.op === MEMOP.SIDA_WRITE) {
-      v.setUint32(MEM_OP_OFFSET.sida_offset, req.sidaOffset, LE);
-    } else {
-      v.setUint8(MEM_OP_OFFSET.ar, req.ar);
-      v.setUint8(MEM_OP_OFFSET.key, req.key);
-    }
+    const w = this.#words;
+    setU64(w, WORD.gaddr, req.gaddr);
+    setU64(w, WORD.flags, req.flags);
+    w[WORD.size] = req.size;
+    w[WORD.op] = req.op;
+    // The union at byte 32: SIDA ops read sida_offset there, every other op the bytes ar and
+    // key followed by zeros (as one host-order word: ar is its byte 0).
+    const op = req.op;
+    w[WORD.union] = op === MEMOP.SIDA_READ || op === MEMOP.SIDA_WRITE ? req.sidaOffset : LE ? req.ar | (req.key << 8) : ((req.ar << 24) | (req.key << 16)) >>> 0;
+    w[WORD.union + 1] = 0;
     return this.bytes;
   }
 }
 
-/** KVM_S390_MEM_OP through the addon's channel: the descriptor filled in place, then one call. */
+/** A channel's memory as the addon lays it out (native/kvm.h ChannelShared; abi() reports it). */
+export const CHANNEL_LAYOUT = { size: 72, resultOffset: 64 } as const;
+
+/** KVM_S390_MEM_OP on one fd through the addon's channel: the descriptor filled in place, then one call. */
 export class MemOpChannel {
   readonly #descriptor: MemOpDescriptor;
-  readonly #call: (fd: number, buf: Uint8Array | null, old?: Uint8Array | null) => number;
+  readonly #result: Int32Array;
+  readonly #id: number;
+  /**
+   * addon.channelMemop, read once: the addon's exports object is in V8's dictionary mode, so
+   * reading the function from it on every call was a full property lookup.
+   */
+  readonly #call: NativeAddon['channelMemop'];
 
-  constructor(addon: NativeAddon) {
-    const channel = addon.createMemOpChannel();
-    this.#descriptor = new MemOpDescriptor(channel.descriptor);
-    this.#call = channel.memop;
+  constructor(addon: NativeAddon, fd: number) {
+    const channel = addon.createMemOpChannel(fd);
+    this.#descriptor = new MemOpDescriptor(new Uint8Array(channel.shared, 0, STRUCT_SIZE.kvm_s390_mem_op));
+    this.#result = new Int32Array(channel.shared, CHANNEL_LAYOUT.resultOffset, 1);
+    this.#id = channel.id;
+    this.#call = addon.channelMemop;
   }
 
   /** 0, a positive program-interruption code, or -errno. */
-  memop(fd: number, req: MemOpRequest): number {
+  memop(req: MemOpRequest): number {
     this.#descriptor.fill(req);
     // Without `old` the addon has one argument less to look at.
-    return req.old === null ? this.#call(fd, req.buf) : this.#call(fd, req.buf, req.old);
+    if (req.old === null) this.#call(this.#id, req.buf);
+    else this.#call(this.#id, req.buf, req.old);
+    return this.#result[0]!;
   }
 }

@@ -29,6 +29,8 @@ export interface NativeAbi {
   memopFlags: Record<string, number>;
   memopExtension: Record<string, number>;
   keyop: Record<string, number>;
+  /** A memop channel's shared memory: its size and where the result of a call goes. */
+  channel: { size: number; resultOffset: number };
   sync: Record<string, number>;
   limits: Record<string, number>;
   sizes: Record<string, number>;
@@ -36,8 +38,10 @@ export interface NativeAbi {
 }
 
 export interface NativeMemOpChannel {
-  readonly descriptor: Uint8Array;
-  memop(fd: number, buf: Uint8Array | null, old?: Uint8Array | null): number;
+  /** What channelMemop takes to find this channel. */
+  readonly id: number;
+  /** The channel's memory (CHANNEL_LAYOUT in descriptor.ts): the descriptor, then the last result. */
+  readonly shared: ArrayBuffer;
 }
 
 export interface NativeAddon {
@@ -68,11 +72,14 @@ export interface NativeAddon {
   setIrqState(vcpuFd: number, irqs: Uint8Array): number;
   /** `desc`: 64-byte struct kvm_s390_mem_op in host order; its buf/old_addr are replaced. */
   memop(fd: number, desc: Uint8Array, buf: Uint8Array | null, old: Uint8Array | null): number;
+  /** Memory in the addon for memops on `fd` through channelMemop: a descriptor (64 bytes, as `memop`'s `desc`) and a result. */
+  createMemOpChannel(fd: number): NativeMemOpChannel;
   /**
-   * A descriptor in addon memory (64 bytes, as `memop`'s `desc`) and a function bound to it:
-   * `memop(fd, buf, old?)` is `memop(fd, descriptor, buf, old)` with less work per call.
+   * `memop(channel's fd, channel's descriptor, buf, old)` with less work per call; the
+   * result goes to the channel's memory, the call returns undefined. One function for every
+   * channel, so a call site that serves several handles stays monomorphic in V8.
    */
-  createMemOpChannel(): NativeMemOpChannel;
+  channelMemop(id: number, buf: Uint8Array | null, old?: Uint8Array | null): void;
   /** The same ioctl `iterations` times in C: [elapsed ns, last result]. */
   memopLoop(fd: number, desc: Uint8Array, buf: Uint8Array | null, old: Uint8Array | null, iterations: number): [bigint, number];
   /** The 64 bytes memop() would pass to the kernel. */
