@@ -129,7 +129,14 @@ function validate(vcpu: EmulatedVcpu, req: MemOpRequest): number {
 }
 
 export function logicalMemop(vcpu: EmulatedVcpu, req: MemOpRequest): number {
-  const key = validate(vcpu, req);
+  // The common request passes every check of every profile, in whatever order they run:
+  // decided here at once, the full validation only for anything else.
+  const { flags, size } = req;
+  const key =
+    (flags === 0 || (flags === MEMOP_F.SKEY_PROTECTION && req.key <= 15 && vcpu.vm.switches.logicalKeys)) &&
+    size !== 0 && size <= MEM_OP_MAX_SIZE && req.ar < NUM_ACRS && !vcpu.isProtected
+      ? flags === 0 ? 0 : req.key
+      : validate(vcpu, req);
   if (key < 0) return key;
   const isStore = req.op === MEMOP.LOGICAL_WRITE;
   const checkOnly = hasFlag(req.flags, MEMOP_F.CHECK_ONLY);
