@@ -181,14 +181,16 @@ export function checkMemOpDesc(d: unknown, out?: MemOpRequest): MemOpRequest {
     throw unreadable('descriptor', err);
   }
   const r = out ?? emptyMemOpRequest();
-  // The descriptor of nearly every call, accepted in a few tests that need no call (a u32 is
-  // a number equal to itself >>> 0). Anything else, valid or not, takes the full checks with
-  // their errors. This function must stay below V8's 460 bytes of bytecode for one inlined
-  // function (node --print-bytecode): above it, every memop paid a call here (+10 ns, bench/).
+  // The descriptor of nearly every call (a u64 address is a bigint), accepted in a few tests
+  // that need no call (a u32 is a number equal to itself >>> 0). Anything else, valid or not,
+  // a number address included, takes the full checks with their errors. This function must
+  // stay below V8's 460 bytes of bytecode for one inlined function (node --print-bytecode):
+  // above it every memop paid a call here, and a branch for number addresses both crossed
+  // that line and made V8 box the converted bigint (+10 ns each, bench/).
   if (
+    typeof gaddrIn === 'bigint' && gaddrIn >= 0n && gaddrIn <= MAX_SAFE &&
     typeof opIn === 'number' && opIn >>> 0 === opIn &&
     typeof sizeIn === 'number' && sizeIn >>> 0 === sizeIn &&
-    (typeof gaddrIn === 'bigint' ? gaddrIn >= 0n && gaddrIn <= MAX_SAFE : typeof gaddrIn === 'number' && Number.isSafeInteger(gaddrIn) && gaddrIn >= 0) &&
     (flagsIn === undefined || (typeof flagsIn === 'number' && flagsIn >>> 0 === flagsIn)) &&
     (keyIn === undefined || (typeof keyIn === 'number' && (keyIn & 0xf) === keyIn)) &&
     oldIn == null && arIn === undefined && sidaIn === undefined &&
@@ -196,7 +198,7 @@ export function checkMemOpDesc(d: unknown, out?: MemOpRequest): MemOpRequest {
   ) {
     const key = keyIn === undefined ? 0 : keyIn;
     r.op = opIn;
-    r.gaddr = typeof gaddrIn === 'number' ? gaddrIn : smallBigIntToNumber(gaddrIn as bigint);
+    r.gaddr = smallBigIntToNumber(gaddrIn);
     r.size = sizeIn;
     r.flags = flagsIn === undefined ? 0 : flagsIn;
     r.buf = bufIn;
