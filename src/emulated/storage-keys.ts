@@ -18,6 +18,7 @@ export interface KeyUsage {
 }
 
 const REFERENCE_AND_CHANGE = STORAGE_KEY.REFERENCE | STORAGE_KEY.CHANGE;
+const FETCH_PROTECTION = STORAGE_KEY.FETCH_PROTECTION;
 
 export class StorageKeys {
   readonly #chunks = new Map<number, Uint8Array>();
@@ -114,6 +115,9 @@ export class StorageKeys {
    */
   accessRange(startPfn: number, endPfn: number, accessKey: number, isStore: boolean): number {
     const bits = isStore ? REFERENCE_AND_CHANGE : this.#fetchBits;
+    // A key that differs refuses a store always, a fetch only from a fetch-protected page:
+    // (k & mustHave) === mustHave says which, with one test in the loop.
+    const mustHave = isStore ? 0 : FETCH_PROTECTION;
     let pfn = startPfn;
     while (pfn < endPfn) {
       const index = groupOf256(pfn);
@@ -128,7 +132,7 @@ export class StorageKeys {
       }
       for (let i = within; i < within + n; i++) {
         const k = chunk[i]!;
-        if (accessKey !== 0 && k >> 4 !== accessKey && (isStore || (k & STORAGE_KEY.FETCH_PROTECTION) !== 0)) return base + i;
+        if (accessKey !== 0 && k >> 4 !== accessKey && (k & mustHave) === mustHave) return base + i;
         chunk[i] = k | bits;
       }
       pfn += n;
@@ -145,7 +149,7 @@ export class StorageKeys {
     const chunk = this.#chunk(index) ?? this.#createChunk(index);
     const i = pfn - index * CHUNK_PAGES;
     const k = chunk[i]!;
-    if (accessKey !== 0 && k >> 4 !== accessKey && (isStore || (k & STORAGE_KEY.FETCH_PROTECTION) !== 0)) return false;
+    if (accessKey !== 0 && k >> 4 !== accessKey && (isStore || (k & FETCH_PROTECTION) !== 0)) return false;
     chunk[i] = k | (isStore ? REFERENCE_AND_CHANGE : this.#fetchBits);
     return true;
   }

@@ -88,8 +88,8 @@ export class AbsoluteStorage {
   }
 
   #touchRange(abs: number, length: number): void {
-    const last = Math.floor((abs + Math.max(length, 1) - 1) / (PAGE_SIZE * PAGES_PER_SEGMENT));
-    for (let seg = Math.floor(abs / (PAGE_SIZE * PAGES_PER_SEGMENT)); seg <= last; seg++) this.#segmentHasTable[seg] = 1;
+    const last = groupOf256(pageNumber(abs + (length > 0 ? length : 1) - 1));
+    for (let seg = groupOf256(pageNumber(abs)); seg <= last; seg++) this.#segmentHasTable[seg] = 1;
   }
 
   /** True when absolute address `abs` (a non-negative number, possibly ≥ 2^53) is in the memslot. */
