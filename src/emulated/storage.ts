@@ -162,8 +162,8 @@ export class AbsoluteStorage {
     }
     this.#segmentHasTable[groupOf256(pfn)] = 1;
     const page = this.#views[index]!;
-    if (isStore) copyBytes(page, abs & PAGE_MASK, bytes, offset, length);
-    else copyBytes(bytes, offset, page, abs & PAGE_MASK, length);
+    // One copy call for both directions: V8 then inlines its body once.
+    copyBytes(isStore ? page : bytes, isStore ? abs & PAGE_MASK : offset, isStore ? bytes : page, isStore ? offset : abs & PAGE_MASK, length);
   }
 
   /**
