@@ -146,6 +146,26 @@ export interface MemOpDesc {
   old?: Uint8Array | null;
 }
 
+/**
+ * A descriptor with every field present, in one fixed order. The helpers (read, write, check,
+ * cmpxchg, SIDA) make all theirs here, so checkMemOpDesc sees one object shape from them, not
+ * one per helper and option: its property reads turned megamorphic in V8 once they had seen
+ * more than four shapes, and every memop then paid for a lookup per field (+35 ns in bench/).
+ */
+export function helperDescriptor(
+  op: number,
+  gaddr: number | bigint | undefined,
+  size: number,
+  buf: Uint8Array | null | undefined,
+  flags: number,
+  key: number | undefined,
+  ar?: number,
+  sidaOffset?: number,
+  old?: Uint8Array,
+): MemOpDesc {
+  return { op, gaddr, size, flags, buf, key, ar, sidaOffset, old };
+}
+
 /** A request object to fill with checkMemOpDesc (one per handle: the hot path allocates none). */
 export function emptyMemOpRequest(): MemOpRequest {
   return { op: 0, gaddr: 0, size: 0, flags: 0, buf: null, key: 0, ar: 0, sidaOffset: 0, old: null };

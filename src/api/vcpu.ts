@@ -9,6 +9,7 @@ import {
   checkBytes,
   checkLength,
   checkMemOpDesc,
+  helperDescriptor,
   emptyMemOpRequest,
   checkU32,
   checkU64,
@@ -58,8 +59,8 @@ export interface LogicalAccessOptions {
 
 interface LogicalFields {
   flags: number;
-  key: number;
-  ar: number;
+  /** The access register, undefined when not given (the descriptor then leaves it out). */
+  ar: number | undefined;
   /** The access key as given (undefined: no key checking), for the exception's words. */
   accessKey: number | undefined;
 }
@@ -71,9 +72,9 @@ function logicalFields(opts: unknown): LogicalFields {
   const arValue = readOption(options, 'ar');
   const injectValue = readOption(options, 'inject');
   const accessKey = checkAccessKey(keyValue);
-  const ar = arValue === undefined ? 0 : checkU8(arValue, 'options.ar');
+  const ar = arValue === undefined ? undefined : checkU8(arValue, 'options.ar');
   const flags = (accessKey === undefined ? 0 : MEMOP_F.SKEY_PROTECTION) | (injectValue === true ? MEMOP_F.INJECT_EXCEPTION : 0);
-  return { flags, key: accessKey ?? 0, ar, accessKey };
+  return { flags, ar, accessKey };
 }
 
 /**
@@ -301,17 +302,17 @@ export class Vcpu extends Closable {
    * ```
    */
   read(gaddr: number | bigint, length: number, opts?: LogicalAccessOptions): Uint8Array {
-    const { accessKey, ...fields } = logicalFields(opts);
+    const { accessKey, flags, ar } = logicalFields(opts);
     const addr = checkU64(gaddr, 'gaddr');
     const size = checkLength(length);
     const buf = new Uint8Array(size);
     if (size <= MEM_OP_MAX_SIZE) {
-      const r = this.memop({ op: MEMOP.LOGICAL_READ, gaddr: addr, size, buf, ...fields });
+      const r = this.memop(helperDescriptor(MEMOP.LOGICAL_READ, addr, size, buf, flags, accessKey, ar));
       if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'fetch', gaddr: addr, length: size, key: accessKey, space: 'logical' });
       return buf;
     }
     const refused = splitAccess(size, (offset, n) =>
-      this.memop({ op: MEMOP.LOGICAL_READ, gaddr: chunkAddress(addr, offset), size: n, buf: plainView(buf, offset, n), ...fields }),
+      this.memop(helperDescriptor(MEMOP.LOGICAL_READ, chunkAddress(addr, offset), n, plainView(buf, offset, n), flags, accessKey, ar)),
     );
     if (refused) throw this.#chunkRefused(refused, addr, 'fetch', accessKey);
     return buf;
@@ -335,18 +336,18 @@ export class Vcpu extends Closable {
    * ```
    */
   write(gaddr: number | bigint, data: Uint8Array, opts?: LogicalAccessOptions): void {
-    const { accessKey, ...fields } = logicalFields(opts);
+    const { accessKey, flags, ar } = logicalFields(opts);
     const addr = checkU64(gaddr, 'gaddr');
     const buf = checkBytes(data, 'data');
     const size = byteLengthOf(buf);
     if (size <= MEM_OP_MAX_SIZE) {
-      const r = this.memop({ op: MEMOP.LOGICAL_WRITE, gaddr: addr, size, buf, ...fields });
+      const r = this.memop(helperDescriptor(MEMOP.LOGICAL_WRITE, addr, size, buf, flags, accessKey, ar));
       if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'store', gaddr: addr, length: size, key: accessKey, space: 'logical' });
       return;
     }
     // plainView, not buf.subarray: a subclass's species constructor would run our caller's code.
     const refused = splitAccess(size, (offset, n) =>
-      this.memop({ op: MEMOP.LOGICAL_WRITE, gaddr: chunkAddress(addr, offset), size: n, buf: plainView(buf, offset, n), ...fields }),
+      this.memop(helperDescriptor(MEMOP.LOGICAL_WRITE, chunkAddress(addr, offset), n, plainView(buf, offset, n), flags, accessKey, ar)),
     );
     if (refused) throw this.#chunkRefused(refused, addr, 'store', accessKey);
   }
@@ -373,14 +374,14 @@ export class Vcpu extends Closable {
    * ```
    */
   check(gaddr: number | bigint, length: number, mode: 'read' | 'write', opts?: LogicalAccessOptions): number {
-    const { flags, key, ar } = logicalFields(opts);
+    const { flags, accessKey, ar } = logicalFields(opts);
     const op = mode === 'read' ? MEMOP.LOGICAL_READ : mode === 'write' ? MEMOP.LOGICAL_WRITE : undefined;
     if (op === undefined) throw new ArgumentRangeError('ERR_INVALID_ARG_VALUE', `mode must be 'read' or 'write'`);
     const addr = checkU64(gaddr, 'gaddr');
     const size = checkLength(length);
     const checkFlags = flags | MEMOP_F.CHECK_ONLY;
-    if (size <= MEM_OP_MAX_SIZE) return this.memop({ op, gaddr: addr, size, key, ar, flags: checkFlags });
-    return splitAccess(size, (offset, n) => this.memop({ op, gaddr: chunkAddress(addr, offset), size: n, key, ar, flags: checkFlags }))?.code ?? 0;
+    if (size <= MEM_OP_MAX_SIZE) return this.memop(helperDescriptor(op, addr, size, null, checkFlags, accessKey, ar));
+    return splitAccess(size, (offset, n) => this.memop(helperDescriptor(op, chunkAddress(addr, offset), n, null, checkFlags, accessKey, ar)))?.code ?? 0;
   }
 
   /**
@@ -399,7 +400,7 @@ export class Vcpu extends Closable {
   readSida(offset: number, length: number): Uint8Array {
     const size = checkLength(length);
     const buf = new Uint8Array(size);
-    this.memop({ op: MEMOP.SIDA_READ, size, buf, sidaOffset: checkU32(offset, 'offset') });
+    this.memop(helperDescriptor(MEMOP.SIDA_READ, undefined, size, buf, 0, undefined, undefined, checkU32(offset, 'offset')));
     return buf;
   }
 
@@ -417,7 +418,7 @@ export class Vcpu extends Closable {
    */
   writeSida(offset: number, data: Uint8Array): void {
     const buf = checkBytes(data, 'data');
-    this.memop({ op: MEMOP.SIDA_WRITE, size: byteLengthOf(buf), buf, sidaOffset: checkU32(offset, 'offset') });
+    this.memop(helperDescriptor(MEMOP.SIDA_WRITE, undefined, byteLengthOf(buf), buf, 0, undefined, undefined, checkU32(offset, 'offset')));
   }
 
   /**

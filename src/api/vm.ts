@@ -10,6 +10,7 @@ import {
   checkInteger,
   checkLength,
   checkMemOpDesc,
+  helperDescriptor,
   checkOptionalBoolean,
   checkOptions,
   emptyMemOpRequest,
@@ -333,12 +334,12 @@ export class Vm extends Closable {
     const size = checkLength(length);
     const buf = new Uint8Array(size);
     if (size <= MEM_OP_MAX_SIZE) {
-      const r = this.memop({ op: MEMOP.ABSOLUTE_READ, gaddr: addr, size, buf, ...keyFields(key) });
+      const r = this.memop(helperDescriptor(MEMOP.ABSOLUTE_READ, addr, size, buf, keyFlag(key), key));
       if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'fetch', gaddr: addr, length: size, key, space: 'absolute' });
       return buf;
     }
     const refused = splitAccess(size, (offset, n) =>
-      this.memop({ op: MEMOP.ABSOLUTE_READ, gaddr: chunkAddress(addr, offset), size: n, buf: plainView(buf, offset, n), ...keyFields(key) }),
+      this.memop(helperDescriptor(MEMOP.ABSOLUTE_READ, chunkAddress(addr, offset), n, plainView(buf, offset, n), keyFlag(key), key)),
     );
     if (refused) throw this.#chunkRefused(refused, addr, 'fetch', key);
     return buf;
@@ -366,13 +367,13 @@ export class Vm extends Closable {
     const buf = checkBytes(data, 'data');
     const size = byteLengthOf(buf);
     if (size <= MEM_OP_MAX_SIZE) {
-      const r = this.memop({ op: MEMOP.ABSOLUTE_WRITE, gaddr: addr, size, buf, ...keyFields(key) });
+      const r = this.memop(helperDescriptor(MEMOP.ABSOLUTE_WRITE, addr, size, buf, keyFlag(key), key));
       if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'store', gaddr: addr, length: size, key, space: 'absolute' });
       return;
     }
     // plainView, not buf.subarray: a subclass's species constructor would run our caller's code.
     const refused = splitAccess(size, (offset, n) =>
-      this.memop({ op: MEMOP.ABSOLUTE_WRITE, gaddr: chunkAddress(addr, offset), size: n, buf: plainView(buf, offset, n), ...keyFields(key) }),
+      this.memop(helperDescriptor(MEMOP.ABSOLUTE_WRITE, chunkAddress(addr, offset), n, plainView(buf, offset, n), keyFlag(key), key)),
     );
     if (refused) throw this.#chunkRefused(refused, addr, 'store', key);
   }
@@ -404,8 +405,8 @@ export class Vm extends Closable {
     const addr = checkU64(gaddr, 'gaddr');
     const size = checkLength(length);
     const flags = MEMOP_F.CHECK_ONLY | keyFlag(key);
-    if (size <= MEM_OP_MAX_SIZE) return this.memop({ op, gaddr: addr, size, flags, key: key ?? 0 });
-    return splitAccess(size, (offset, n) => this.memop({ op, gaddr: chunkAddress(addr, offset), size: n, flags, key: key ?? 0 }))?.code ?? 0;
+    if (size <= MEM_OP_MAX_SIZE) return this.memop(helperDescriptor(op, addr, size, null, flags, key));
+    return splitAccess(size, (offset, n) => this.memop(helperDescriptor(op, chunkAddress(addr, offset), n, null, flags, key)))?.code ?? 0;
   }
 
   /**
@@ -440,7 +441,7 @@ export class Vm extends Closable {
     // A copy made without expected.slice(), which would ask a subclass for its species.
     const old = new Uint8Array(expectedLength);
     copyInto(old, expected, 0);
-    const r = this.memop({ op: MEMOP.ABSOLUTE_CMPXCHG, gaddr: addr, size: expectedLength, buf: replacement, old, ...keyFields(key) });
+    const r = this.memop(helperDescriptor(MEMOP.ABSOLUTE_CMPXCHG, addr, expectedLength, replacement, keyFlag(key), key, undefined, undefined, old));
     if (r > 0) throw accessException(r, this.#handle.lastFault(), { mode: 'store', gaddr: addr, length: expectedLength, key, space: 'absolute' });
     let exchanged = true;
     for (let i = 0; i < expectedLength; i++) if (old[i] !== expected[i]) exchanged = false;
@@ -475,7 +476,3 @@ function keyFlag(key: number | undefined): number {
   return key === undefined ? 0 : MEMOP_F.SKEY_PROTECTION;
 }
 
-/** Descriptor fields for an optional access key. */
-export function keyFields(key: number | undefined): { flags: number; key: number } {
-  return { flags: keyFlag(key), key: key ?? 0 };
-}
