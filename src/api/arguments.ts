@@ -248,22 +248,6 @@ function checkFields(
   const size = typeof sizeIn === 'number' && sizeIn >>> 0 === sizeIn ? sizeIn : checkU32(sizeIn, 'descriptor.size');
   const gaddr = typeof gaddrIn === 'bigint' && gaddrIn <= MAX_SAFE && gaddrIn >= 0n ? smallBigIntToNumber(gaddrIn) : checkOptionalAddress(gaddrIn);
   const flags = flagsIn === undefined ? 0 : typeof flagsIn === 'number' && flagsIn >>> 0 === flagsIn ? flagsIn : checkFlags(flagsIn, 'descriptor.flags');
-  return finishRequest(r, op, size, gaddr, flags, bufIn, oldIn, arIn, keyIn, sidaIn);
-}
-
-/** The second half of checkMemOpDesc (two halves: each small enough for V8 to inline). */
-function finishRequest(
-  r: MemOpRequest,
-  op: number,
-  size: number,
-  gaddr: number | bigint,
-  flags: Flags64,
-  bufIn: unknown,
-  oldIn: unknown,
-  arIn: unknown,
-  keyIn: unknown,
-  sidaIn: unknown,
-): MemOpRequest {
   const buf = bufIn == null ? null : checkBytesOfSize(bufIn, 'descriptor.buf', size);
   const old = oldIn == null ? null : checkBytesOfSize(oldIn, 'descriptor.old', size);
   const ar = arIn === undefined ? 0 : typeof arIn === 'number' && (arIn & 0xff) === arIn ? arIn : checkU8(arIn, 'descriptor.ar');
