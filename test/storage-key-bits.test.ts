@@ -1,10 +1,12 @@
 // The emulated model's reference/change bits and KEYOP where the conformance cases cannot go:
 // behaviour only the model can promise (a VM that never enabled keys), the public API's
 // argument checks, and the profile switches one by one.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { KEYOP, PAGE_SIZE, STORAGE_KEY } from '../src/abi/constants.js';
 import { openBackend } from '../src/index.js';
 import { StorageKeys } from '../src/emulated/storage-keys.js';
+import { keyAllowsAccess } from '../src/emulated/key-protection.js';
 
 const MiB = 1n << 20n;
 const R = STORAGE_KEY.REFERENCE;
@@ -82,5 +84,43 @@ describe('Vm.keyop and its helpers: arguments are checked before the handle is a
     vm.setStorageKey(0x5000, 0x16);
     expect(vm.resetReferenceBit(0x5fff)).toBe(R | C);
     expect(vm.resetReferenceBit(0x5000) >> 1).toBe(1);
+  });
+});
+
+describe('StorageKeys.accessRange and accessPage follow the key rule page by page', () => {
+  // The range check takes four pages a step where it can; over random keys, ranges and access
+  // keys it must refuse at the same page, and leave the same R/C marks, as a walk that
+  // applies keyAllowsAccess to one page after the other.
+  it('for random keys, ranges and access keys', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(0x00, 0x08, 0x30, 0x38, 0x34, 0x36, 0x90, 0xf8, 0x3e), { minLength: 600, maxLength: 600 }),
+        fc.integer({ min: 0, max: 599 }),
+        fc.integer({ min: 1, max: 300 }),
+        fc.constantFrom(0, 3, 9, 15),
+        fc.boolean(),
+        fc.boolean(),
+        (initial, start, length, accessKey, isStore, onePage) => {
+          const end = Math.min(600, start + (onePage ? 1 : length));
+          const keys = new StorageKeys({ enabled: true });
+          keys.writeFrom(0, Uint8Array.from(initial));
+          const expected = Uint8Array.from(initial);
+          let refused = -1;
+          for (let pfn = start; pfn < end; pfn++) {
+            if (!keyAllowsAccess(expected[pfn]!, accessKey, isStore)) {
+              refused = pfn;
+              break;
+            }
+            expected[pfn] = expected[pfn]! | (isStore ? R | C : R);
+          }
+          if (onePage) expect(keys.accessPage(start, accessKey, isStore)).toBe(refused < 0);
+          else expect(keys.accessRange(start, end, accessKey, isStore)).toBe(refused);
+          const after = new Uint8Array(600);
+          keys.readInto(0, after);
+          expect([...after]).toEqual([...expected]);
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
