@@ -22,7 +22,7 @@ const FETCH_PROTECTION = STORAGE_KEY.FETCH_PROTECTION;
 
 export class StorageKeys {
   readonly #chunks = new Map<number, Uint8Array>();
-  /** Each chunk's bytes as 32-bit words too: a range check takes four pages a step. */
+  /** Chunks' bytes as 32-bit words, for those a long range check met: four pages a step. */
   readonly #chunkWords = new Map<number, Uint32Array>();
   readonly #usage: KeyUsage;
   /**
@@ -89,16 +89,27 @@ export class StorageKeys {
       this.#slab = new ArrayBuffer(CHUNKS_PER_SLAB * CHUNK_PAGES);
       this.#slabUsed = 0;
     }
-    const offset = this.#slabUsed++ * CHUNK_PAGES;
-    const chunk = new Uint8Array(this.#slab!, offset, CHUNK_PAGES);
-    const words = new Uint32Array(this.#slab!, offset, CHUNK_PAGES / 4);
+    const chunk = new Uint8Array(this.#slab!, this.#slabUsed++ * CHUNK_PAGES, CHUNK_PAGES);
     this.#chunks.set(index, chunk);
-    this.#chunkWords.set(index, words);
     if (index === this.#lastIndex) {
       this.#lastChunk = chunk;
-      this.#lastWords = words;
+      this.#lastWords = undefined;
     }
     return chunk;
+  }
+
+  /**
+   * The words view of the chunk `#chunk(index)` just returned, made on first need: a guest
+   * touched one page per MiB (the bench's touched-memory row) never pays for it.
+   */
+  #wordsOfLastChunk(index: number, chunk: Uint8Array): Uint32Array {
+    let words = this.#lastWords;
+    if (words === undefined) {
+      words = new Uint32Array(chunk.buffer, chunk.byteOffset, CHUNK_PAGES / 4);
+      this.#chunkWords.set(index, words);
+      this.#lastWords = words;
+    }
+    return words;
   }
 
   get(pfn: number): number {
@@ -142,11 +153,11 @@ export class StorageKeys {
       }
       let i = within;
       const end = within + n;
-      if ((i & 3) === 0) {
+      if ((i & 3) === 0 && n >= 8) {
         // Four pages a step while all four keys' ACC is the access key (or the key is 0):
         // each is then allowed whatever its F, and gets its bits. The first other group, and
         // what is left, go page by page below, which finds a refusal where a walk would.
-        const words = this.#lastWords!; // #chunk(index) above made this chunk's words the cached ones
+        const words = this.#wordsOfLastChunk(index, chunk);
         const sameAcc = (accessKey * 0x10101010) >>> 0;
         const allBits = bits * 0x01010101;
         for (; i + 4 <= end; i += 4) {
