@@ -74,7 +74,7 @@ export class StorageKeys {
     if (index !== this.#lastIndex) {
       this.#lastIndex = index;
       this.#lastChunk = this.#chunks.get(index);
-      this.#lastWords = this.#chunkWords.get(index);
+      this.#lastWords = undefined;
     }
     return this.#lastChunk;
   }
@@ -103,12 +103,12 @@ export class StorageKeys {
    * touched one page per MiB (the bench's touched-memory row) never pays for it.
    */
   #wordsOfLastChunk(index: number, chunk: Uint8Array): Uint32Array {
-    let words = this.#lastWords;
+    let words = this.#lastWords ?? this.#chunkWords.get(index);
     if (words === undefined) {
       words = new Uint32Array(chunk.buffer, chunk.byteOffset, CHUNK_PAGES / 4);
       this.#chunkWords.set(index, words);
-      this.#lastWords = words;
     }
+    this.#lastWords = words;
     return words;
   }
 
