@@ -258,7 +258,7 @@ if (want('native')) {
     const channelId = channel.id;
     const channelMemop = addon.channelMemop;
     nativeRow('addon channelMemop(id, buf) from JS (descriptor and fd in addon memory)', () => channelMemop(channelId, buf));
-    const contract = nativeRow('kvm VmHandle.memop(request): descriptor fill + addon', () => handle.memop(req));
+    nativeRow('kvm VmHandle.memop(request): descriptor fill + addon', () => handle.memop(req));
     // On KVM a memop that succeeds (0 or a program code) throws nothing, but /dev/null always
     // answers ENOTTY and vm.memop then throws. What vm.memop does before that throw is
     // checkMemOpDesc into the Vm's reused request, a closed-flag test and the contract call:
@@ -279,7 +279,6 @@ if (want('native')) {
     nativeRow('public vcpu.memop(desc): ENOTTY thrown as KvmError, caught', catching(vcpu, vcpuDesc), 'mostly the Error object: ');
     goal('native public vm.memop ≤ +100 ns over the C loop (a memop that does not fail; the ENOTTY KvmError excluded)', pub.ns - pub.cNs <= 100, `+${(pub.ns - pub.cNs).toFixed(0)} ns (${(pub.ns / pub.cNs).toFixed(2)}×); the ENOTTY call with its thrown KvmError: ${(thrown.ns / thrown.cNs).toFixed(2)}×`);
     goal('native public vcpu.memop ≤ +100 ns over the C loop (the ENOTTY KvmError excluded)', pubVcpu.ns - pubVcpu.cNs <= 100, `+${(pubVcpu.ns - pubVcpu.cNs).toFixed(0)} ns (${(pubVcpu.ns / pubVcpu.cNs).toFixed(2)}×)`);
-    goal('native contract path (descriptor fill + addon) ≤ 1.1× the C loop', contract.ns / contract.cNs <= 1.1, `${(contract.ns / contract.cNs).toFixed(2)}× (+${(contract.ns - contract.cNs).toFixed(0)} ns)`);
     vcpu.close();
     vm.close();
   }
