@@ -60,7 +60,8 @@ export function vmMemop(m: AbsoluteMachine, req: MemOpRequest): number {
   if (
     typeof gaddr === 'number' && buf !== null && req.old === null && fastKey <= 15 && size !== 0 &&
     size <= MEM_OP_MAX_SIZE && (fastStore || op === ABSOLUTE_READ) && gaddr + size <= m.storage.size &&
-    byteLengthOf(buf) >= size && m.switches.vmMemop
+    // `=== true`: a bare truth test of a field V8 cannot type is a full ToBoolean (map loads).
+    byteLengthOf(buf) >= size && m.switches.vmMemop === true
   ) {
     if ((gaddr & PAGE_MASK) + size <= PAGE_SIZE) {
       // Within one page: most accesses a VMM makes.

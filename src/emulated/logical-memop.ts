@@ -138,8 +138,8 @@ export function logicalMemop(vcpu: EmulatedVcpu, req: MemOpRequest): number {
   // decided here at once, the full validation only for anything else.
   const { flags, size } = req;
   const key =
-    (flags === 0 || (flags === MEMOP_F.SKEY_PROTECTION && req.key <= 15 && vcpu.vm.switches.logicalKeys)) &&
-    size !== 0 && size <= MEM_OP_MAX_SIZE && req.ar < NUM_ACRS && !vcpu.isProtected
+    (flags === 0 || (flags === MEMOP_F.SKEY_PROTECTION && req.key <= 15 && vcpu.vm.switches.logicalKeys === true)) &&
+    size !== 0 && size <= MEM_OP_MAX_SIZE && req.ar < NUM_ACRS && vcpu.isProtected === false
       ? flags === 0 ? 0 : req.key
       : validate(vcpu, req);
   if (key < 0) return key;
@@ -190,10 +190,11 @@ export function logicalMemop(vcpu: EmulatedVcpu, req: MemOpRequest): number {
   const lap = (cr0 & CR0_LOW_ADDRESS_PROTECTION) !== 0 && !privateSpace;
   a.fetchOverride = (cr0 & CR0_FETCH_PROTECTION_OVERRIDE) !== 0 && !privateSpace;
   a.storageOverride = (cr0 & CR0_STORAGE_PROTECTION_OVERRIDE) !== 0;
-  const edat1 = (cr0 & CR0_EDAT) !== 0 && vm.facilities.edat1;
+  // `=== true` on these fields: a bare truth test of a field V8 cannot type is a full ToBoolean.
+  const edat1 = (cr0 & CR0_EDAT) !== 0 && vm.facilities.edat1 === true;
   const facilities = a.datFacilities;
   facilities.edat1 = edat1;
-  facilities.edat2 = edat1 && vm.facilities.edat2;
+  facilities.edat2 = edat1 && vm.facilities.edat2 === true;
   const keysChecked = checkOnly && key !== 0;
 
   // Phase 1 (or the whole check-only walk): every fragment translated, in order.

@@ -68,7 +68,7 @@ export class TranslationBuffer {
     }
     const vaHi = va.hi;
     const vaPage = (va.lo & 0xfffff000) >>> 0;
-    const edat = (facilities.edat1 ? EDAT1 : 0) | (facilities.edat2 ? EDAT2 : 0);
+    const edat = (facilities.edat1 === true ? EDAT1 : 0) | (facilities.edat2 === true ? EDAT2 : 0);
     const slot = ((vaPage >>> 12) ^ vaHi ^ (asceLo >>> 12)) & SLOT_MASK;
     if (
       this.#valid[slot] === 1 &&
