@@ -15,17 +15,31 @@ const TWO_32 = 0x1_0000_0000;
 // at word w keeps its low half in word w on a little-endian host, in word w + 1 on s390x.
 const LOW = LE ? 0 : 1;
 const HIGH = 1 - LOW;
-const WORD = { gaddr: MEM_OP_OFFSET.gaddr / 4, flags: MEM_OP_OFFSET.flags / 4, size: MEM_OP_OFFSET.size / 4, op: MEM_OP_OFFSET.op / 4, union: MEM_OP_OFFSET.ar / 4 } as const;
+const GADDR = MEM_OP_OFFSET.gaddr / 4;
+const FLAGS = MEM_OP_OFFSET.flags / 4;
+const SIZE = MEM_OP_OFFSET.size / 4;
+const OP = MEM_OP_OFFSET.op / 4;
+const UNION = MEM_OP_OFFSET.ar / 4;
+const GADDR_LOW = GADDR + LOW;
+const GADDR_HIGH = GADDR + HIGH;
+const FLAGS_LOW = FLAGS + LOW;
+const FLAGS_HIGH = FLAGS + HIGH;
+const { SIDA_READ, SIDA_WRITE } = MEMOP;
 
 /** A u64 field (`word`, `word + 1`) from a number (below 2^53: no BigInt work) or a bigint. */
 function setU64(words: Uint32Array, word: number, value: number | bigint): void {
-  if (typeof value === 'number') {
-    // No `%` by 2^32: a remainder by a non-small-integer is a floating-point call in V8.
-    const high = value < TWO_32 ? 0 : Math.floor(value / TWO_32);
-    words[word + LOW] = value - high * TWO_32;
-    words[word + HIGH] = high;
+  if (typeof value !== 'number') {
+    setBigU64(words, word, value);
     return;
   }
+  // No `%` by 2^32: a remainder by a non-small-integer is a floating-point call in V8.
+  const high = value < TWO_32 ? 0 : Math.floor(value / TWO_32);
+  words[word + LOW] = value - high * TWO_32;
+  words[word + HIGH] = high;
+}
+
+/** setU64 of a bigint, apart: setU64 stays small enough for V8 to inline into every memop. */
+function setBigU64(words: Uint32Array, word: number, value: bigint): void {
   words[word + LOW] = Number(value & 0xffff_ffffn);
   words[word + HIGH] = Number(value >> 32n);
 }
@@ -39,18 +53,29 @@ export class MemOpDescriptor {
     this.#words = new Uint32Array(bytes.buffer, bytes.byteOffset, STRUCT_SIZE.kvm_s390_mem_op / 4);
   }
 
-  /** Writes `req` into the descriptor; returns its bytes. */
+  /**
+   * Writes `req` into the descriptor; returns its bytes. Written for V8 to inline into the
+   * memop: module constants, not property reads, and the usual case (address and flags below
+   * 2^32) with no call.
+   */
   fill(req: MemOpRequest): Uint8Array {
     const w = this.#words;
-    setU64(w, WORD.gaddr, req.gaddr);
-    setU64(w, WORD.flags, req.flags);
-    w[WORD.size] = req.size;
-    w[WORD.op] = req.op;
+    const { gaddr, flags, op } = req;
+    if (typeof gaddr === 'number' && gaddr < TWO_32 && typeof flags === 'number' && flags < TWO_32) {
+      w[GADDR_LOW] = gaddr;
+      w[GADDR_HIGH] = 0;
+      w[FLAGS_LOW] = flags;
+      w[FLAGS_HIGH] = 0;
+    } else {
+      setU64(w, GADDR, gaddr);
+      setU64(w, FLAGS, flags);
+    }
+    w[SIZE] = req.size;
+    w[OP] = op;
     // The union at byte 32: SIDA ops read sida_offset there, every other op the bytes ar and
     // key followed by zeros (as one host-order word: ar is its byte 0).
-    const op = req.op;
-    w[WORD.union] = op === MEMOP.SIDA_READ || op === MEMOP.SIDA_WRITE ? req.sidaOffset : LE ? req.ar | (req.key << 8) : ((req.ar << 24) | (req.key << 16)) >>> 0;
-    w[WORD.union + 1] = 0;
+    w[UNION] = op === SIDA_READ || op === SIDA_WRITE ? req.sidaOffset : LE ? req.ar | (req.key << 8) : ((req.ar << 24) | (req.key << 16)) >>> 0;
+    w[UNION + 1] = 0;
     return this.bytes;
   }
 }
