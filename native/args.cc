@@ -21,6 +21,10 @@ void ThrowBufferOutOfBounds(Napi::Env env, const std::string& message) {
   ThrowWithCode(Napi::RangeError::New(env, message), "ERR_BUFFER_OUT_OF_BOUNDS");
 }
 
+void ThrowInvalidState(Napi::Env env, const std::string& message) {
+  ThrowWithCode(Napi::Error::New(env, message), "ERR_INVALID_STATE");
+}
+
 static bool IntegerValue(napi_env env, napi_value v, const char* name, double max, double* out) {
   double d;
   // napi_get_value_double refuses anything but a number (no coercion, no JS call).

@@ -16,6 +16,9 @@ void ThrowRangeError(Napi::Env env, const std::string& message);
 // RangeError code ERR_BUFFER_OUT_OF_BOUNDS: a buffer holds fewer bytes than the call needs (the
 // emulated backend throws the same for a buffer detached or shrunk after the argument check).
 void ThrowBufferOutOfBounds(Napi::Env env, const std::string& message);
+// Error code ERR_INVALID_STATE: the object cannot do this any more (an unmapped mapping) or
+// the runtime refuses what the call needs.
+void ThrowInvalidState(Napi::Env env, const std::string& message);
 
 // Each getter returns false after throwing; the caller then returns env.Undefined().
 bool ArgFd(const Napi::CallbackInfo& info, size_t i, const char* name, int* out);

@@ -103,9 +103,7 @@ bool Mapping::CheckAccess(const Napi::CallbackInfo& info, size_t width, size_t* 
   uint32_t off;
   if (!ArgU32(info, 0, "offset", &off)) return false;
   if (addr_ == nullptr) {
-    Napi::Error e = Napi::Error::New(info.Env(), "the mapping was unmapped");
-    e.Set("code", Napi::String::New(info.Env(), "ERR_INVALID_STATE"));
-    e.ThrowAsJavaScriptException();
+    ThrowInvalidState(info.Env(), "the mapping was unmapped");
     return false;
   }
   if (off % width != 0 || static_cast<size_t>(off) + width > size_) {

@@ -98,13 +98,11 @@ void FinalizeChannel(napi_env, void*, void* hint) {
   delete c;
 }
 
-void ThrowRangeCode(napi_env env, const char* code, const char* message) {
-  napi_value msg, err, code_value;
-  if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg) != napi_ok ||
-      napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_value) != napi_ok ||
-      napi_create_range_error(env, code_value, msg, &err) != napi_ok)
-    return;
-  napi_throw(env, err);
+// The channel table behind createMemOpChannel and channelMemop, and their arguments.
+ChannelTable* ChannelArgs(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv) {
+  void* data = nullptr;
+  if (napi_get_cb_info(env, info, argc, argv, nullptr, &data) != napi_ok) return nullptr;
+  return static_cast<ChannelTable*>(data);
 }
 
 // createMemOpChannel(fd): { id, shared: ArrayBuffer(72) } for memops on `fd`: bytes 0..63
@@ -113,11 +111,10 @@ void ThrowRangeCode(napi_env env, const char* code, const char* message) {
 napi_value CreateChannel(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  void* data = nullptr;
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, &data) != napi_ok) return nullptr;
-  ChannelTable* table = static_cast<ChannelTable*>(data);
+  ChannelTable* table = ChannelArgs(env, info, &argc, argv);
   int fd;
-  if (!ValueFd(env, argc >= 1 ? argv[0] : nullptr, "fd", &fd)) return nullptr;
+  // A missing argument reads as undefined, which ValueFd refuses.
+  if (table == nullptr || !ValueFd(env, argv[0], "fd", &fd)) return nullptr;
   Channel* c = new Channel{};
   c->fd = fd;
   c->table = table;
@@ -125,7 +122,7 @@ napi_value CreateChannel(napi_env env, napi_callback_info info) {
   napi_value ab, id, out;
   if (napi_create_external_arraybuffer(env, &c->shared, sizeof c->shared, FinalizeChannel, c, &ab) != napi_ok) {
     delete c;
-    ThrowRangeCode(env, "ERR_INVALID_STATE", "external ArrayBuffers are not allowed in this runtime");
+    ThrowInvalidState(env, "external ArrayBuffers are not allowed in this runtime");
     return nullptr;
   }
   // From here the ArrayBuffer's finalizer frees the block and empties its slot.
@@ -143,9 +140,8 @@ napi_value CreateChannel(napi_env env, napi_callback_info info) {
 napi_value ChannelMemOp(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
-  void* data = nullptr;
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, &data) != napi_ok) return nullptr;
-  ChannelTable* table = static_cast<ChannelTable*>(data);
+  ChannelTable* table = ChannelArgs(env, info, &argc, argv);
+  if (table == nullptr) return nullptr;
   double id;
   if (napi_get_value_double(env, argv[0], &id) != napi_ok) {
     ThrowTypeError(env, "The \"id\" argument must be of type number");
@@ -154,7 +150,7 @@ napi_value ChannelMemOp(napi_env env, napi_callback_info info) {
   // A channel whose descriptor was collected, or an id never handed out, has no block.
   size_t slot = id >= 0 && id < static_cast<double>(table->slots.size()) ? static_cast<size_t>(id) : table->slots.size();
   if (slot == table->slots.size() || static_cast<double>(slot) != id || table->slots[slot] == nullptr) {
-    ThrowRangeCode(env, "ERR_OUT_OF_RANGE", "The \"id\" argument is not a live memop channel");
+    ThrowRangeError(env, "The \"id\" argument is not a live memop channel");
     return nullptr;
   }
   Channel* c = table->slots[slot];

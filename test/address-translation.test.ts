@@ -63,7 +63,7 @@ describe('DAT walk', () => {
   function u64(s: AbsoluteStorage, at: number, v: bigint): void {
     const b = new Uint8Array(8);
     new DataView(b.buffer).setBigUint64(0, v, false);
-    s.writeWithinPage(at, b, 0, 8);
+    s.writeRange(at, b, 0, 8);
   }
   /** A segment-table ASCE (DT 0, TL 3) at 0x10000 → page table at 0x20000 for va 0x123000. */
   function segmentSpace(): AbsoluteStorage {

@@ -11,13 +11,13 @@ import { AbsoluteStorage } from '../src/emulated/storage.js';
 function word(s: AbsoluteStorage, at: number, v: number): void {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, v >>> 0, false);
-  s.writeWithinPage(at, b, 0, 4);
+  s.writeRange(at, b, 0, 4);
 }
 
 function u64(s: AbsoluteStorage, at: number, v: bigint): void {
   const b = new Uint8Array(8);
   new DataView(b.buffer).setBigUint64(0, v, false);
-  s.writeWithinPage(at, b, 0, 8);
+  s.writeRange(at, b, 0, 8);
 }
 
 const ALD = 0x4000; // access-list designation (CR2 origin)

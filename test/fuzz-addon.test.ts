@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBackend } from '../src/index.js';
 import { loadAddon } from '../src/kvm/loader.js';
+import { CHANNEL_LAYOUT } from '../src/kvm/descriptor.js';
 import type { NativeAddon, NativeMapping, NativeMemOpChannel } from '../src/kvm/native.js';
 import { FUZZ_SEED, fcParams, junk } from './fuzz-support.js';
 
@@ -157,8 +158,8 @@ function build(spec: ArgSpec, env: Env): unknown {
 
 function checkResult(name: string, r: unknown, env: Env): string {
   if (name === 'channelMemop' && r === undefined) {
-    // The result is in the channel's memory, after its 64-byte descriptor.
-    const result = new Int32Array(env.channel.shared, 64, 1)[0]!;
+    // The result is in the channel's memory, after its descriptor.
+    const result = new Int32Array(env.channel.shared, CHANNEL_LAYOUT.resultOffset, 1)[0]!;
     return result < 0 ? `-errno ${-result}` : 'ok';
   }
   if (typeof r === 'number') {
@@ -177,7 +178,7 @@ function checkResult(name: string, r: unknown, env: Env): string {
   if (name === 'abi' && typeof r === 'object' && r !== null) return 'abi';
   if (name === 'createMemOpChannel') {
     const c = r as NativeMemOpChannel;
-    if (!(c.shared instanceof ArrayBuffer) || c.shared.byteLength !== 72 || !Number.isInteger(c.id)) throw new Error(`${name} returned ${String(r)}`);
+    if (!(c.shared instanceof ArrayBuffer) || c.shared.byteLength !== CHANNEL_LAYOUT.size || !Number.isInteger(c.id)) throw new Error(`${name} returned ${String(r)}`);
     return 'channel';
   }
   throw new Error(`${name} returned an unexpected ${typeof r}: ${String(r)}`);

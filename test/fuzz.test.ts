@@ -272,7 +272,7 @@ function makeMachine(profile: KernelProfile): Machine {
   for (const pfn of order) {
     const data = new Uint8Array(PAGE_SIZE);
     for (let i = 0; i < PAGE_SIZE; i++) data[i] = (pfn * 7 + i * 13) & 0xff;
-    handle.storage.writeWithinPage(pfn * PAGE_SIZE, data, 0, PAGE_SIZE);
+    handle.storage.writeRange(pfn * PAGE_SIZE, data, 0, PAGE_SIZE);
   }
   // Tables go straight into storage: the pre-5.18 profile has no vm memop to write them with.
   const writer = { write: (g: bigint, data: Uint8Array) => handle.storage.writeRange(Number(g), data, 0, data.length) };

@@ -43,7 +43,7 @@ type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
 function build(s: Scenario): { vm: EmulatedVm; vcpu: EmulatedVcpu } {
   const backend = new EmulatedBackend(s.profile, 'property test');
   const vm = backend.createVm({ memorySize: BigInt(MEMORY) }) as EmulatedVm;
-  const writer = { write: (gaddr: bigint, data: Uint8Array) => vm.storage.writeWithinPage(Number(gaddr), data, 0, data.length) };
+  const writer = { write: (gaddr: bigint, data: Uint8Array) => vm.storage.writeRange(Number(gaddr), data, 0, data.length) };
   const tables = new PageTableBuilder(
     { write: (g, d) => { for (let o = 0; o < d.length; o += 4096) writer.write(g + BigInt(o), d.subarray(o, o + 4096)); } },
     { tableArea: { start: 0x300000n, end: 0x400000n } },

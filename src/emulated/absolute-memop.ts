@@ -12,7 +12,7 @@ import { type FaultRecorder, hex } from './faults.js';
 import { byteLengthOf, zeroFill } from '../typed-arrays.js';
 import { copyBytes } from './bytes.js';
 import { checkBuffersHold } from './buffers.js';
-import { pageNumber } from './frame-numbers.js';
+import { PAGE_MASK, pageNumber } from './frame-numbers.js';
 
 export interface AbsoluteMachine {
   readonly storage: AbsoluteStorage;
@@ -21,7 +21,6 @@ export interface AbsoluteMachine {
   readonly faults: FaultRecorder;
 }
 
-const PAGE_MASK = PAGE_SIZE - 1;
 // Module constants, not MEMOP.* property loads, on the path V8 inlines.
 const { ABSOLUTE_READ, ABSOLUTE_WRITE } = MEMOP;
 const { SKEY_PROTECTION } = MEMOP_F;
@@ -114,7 +113,7 @@ function outsideMemory(m: AbsoluteMachine, abs: number, isStore: boolean): numbe
 }
 
 function keyRefused(m: AbsoluteMachine, abs: number, key: number, isStore: boolean): number {
-  const pageAddress = abs - (abs & (PAGE_SIZE - 1));
+  const pageAddress = abs - (abs & PAGE_MASK);
   const storageKey = m.keys.get(pageAddress / PAGE_SIZE);
   const mode = isStore ? 'store' : 'fetch';
   return m.faults.fail(
@@ -177,7 +176,7 @@ function checkAbsoluteRange(m: AbsoluteMachine, start: number, size: number, key
   let abs = start;
   let done = 0;
   while (done < size) {
-    const len = Math.min(PAGE_SIZE - (abs & (PAGE_SIZE - 1)), size - done);
+    const len = Math.min(PAGE_SIZE - (abs & PAGE_MASK), size - done);
     if (!(key === 0 && skipMemslotForKeyZero)) {
       if (!m.storage.contains(abs)) return outsideMemory(m, abs, isStore);
       if (!keyAllowsAccess(m.keys.get(pageNumber(abs)), key, isStore)) {
@@ -217,7 +216,7 @@ function absoluteCmpxchg(m: AbsoluteMachine, req: MemOpRequest): number {
     zeroFill(old, 0, size);
     return keyRefused(m, abs, key, true);
   }
-  const offset = abs & (PAGE_SIZE - 1);
+  const offset = abs & PAGE_MASK;
   const current = m.storage.pageIfTouched(pageNumber(abs));
   let equal = true;
   for (let i = 0; i < size; i++) {
@@ -230,7 +229,7 @@ function absoluteCmpxchg(m: AbsoluteMachine, req: MemOpRequest): number {
   // (6.12, 7.2 in the test bed) report R and C after an unequal comparison too.
   m.keys.recordPage(pageNumber(abs), true);
   if (equal) {
-    m.storage.writeWithinPage(abs, req.buf, 0, size);
+    m.storage.copyWithinPage(abs, req.buf, 0, size, true);
   } else if (current === undefined) {
     zeroFill(old, 0, size);
   } else {

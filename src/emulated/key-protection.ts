@@ -6,6 +6,9 @@
 //  - storage-protection override (CR0 bit 39): ACC 9 lets any key fetch and store.
 import { STORAGE_KEY } from '../abi/constants.js';
 
+// A module constant, not a property read: the storage keys' range check runs this per page.
+const FETCH_PROTECTION = STORAGE_KEY.FETCH_PROTECTION;
+
 export type AccessMode = 'fetch' | 'store';
 
 /** The rule that decided a key-controlled-protection check. */
@@ -30,7 +33,7 @@ export function keyAllowsAccess(storageKey: number, accessKey: number, isStore: 
   return (
     accessKey === 0 ||
     storageKey >> 4 === accessKey ||
-    (!isStore && (storageKey & STORAGE_KEY.FETCH_PROTECTION) === 0)
+    (!isStore && (storageKey & FETCH_PROTECTION) === 0)
   );
 }
 

@@ -23,7 +23,7 @@ import { asceIsPrivate, emptyTranslation, type DatFacilities, type Translation }
 import { describeKeyRule, decideKeyRule } from './key-protection.js';
 import { realToAbsolute } from './prefixing.js';
 import type { EmulatedVcpu } from './vcpu.js';
-import { pageNumber } from './frame-numbers.js';
+import { PAGE_MASK, pageNumber } from './frame-numbers.js';
 
 /** CR0 bits (low word). */
 const CR0_LOW_ADDRESS_PROTECTION = 0x10000000; // bit 35
@@ -31,7 +31,6 @@ const CR0_FETCH_PROTECTION_OVERRIDE = 0x02000000; // bit 38
 const CR0_STORAGE_PROTECTION_OVERRIDE = 0x01000000; // bit 39
 const CR0_EDAT = 0x00800000; // bit 40
 const ASCE_REAL = 0x20;
-const PAGE_MASK = PAGE_SIZE - 1;
 
 /** Why a PGM_PROTECTION happened: selects the TEID bits (docs/memop-semantics.md §8.9). */
 const enum Protection {
@@ -198,7 +197,7 @@ export function logicalMemop(vcpu: EmulatedVcpu, req: MemOpRequest): number {
   const keysChecked = checkOnly && key !== 0;
 
   // Phase 1 (or the whole check-only walk): every fragment translated, in order.
-  let offset = ga.lo & (PAGE_SIZE - 1);
+  let offset = ga.lo & PAGE_MASK;
   let remaining = req.size;
   let n = 0;
   while (remaining > 0) {
@@ -331,7 +330,7 @@ function keyAllows(a: Access, i: number): boolean {
 
 function keyReason(a: Access, i: number): string {
   const abs = a.abs[i]!;
-  const page = abs - (abs & (PAGE_SIZE - 1));
+  const page = abs - (abs & PAGE_MASK);
   const storageKey = a.vcpu.vm.keys.get(page / PAGE_SIZE);
   const overrides = { fetchProtectionOverride: a.fetchOverride, storageProtectionOverride: a.storageOverride };
   const rule = decideKeyRule(storageKey, a.key, a.isStore ? 'store' : 'fetch', overrides, a.effLo[i]!, a.len[i]!);

@@ -4,14 +4,13 @@
 import { PAGE_SIZE } from '../abi/constants.js';
 import { zeroFill } from '../typed-arrays.js';
 import { SMALL_COPY, copyBytes, copyFromBuffer } from './bytes.js';
-import { groupOf256, pageNumber } from './frame-numbers.js';
+import { PAGE_MASK, groupOf256, pageNumber } from './frame-numbers.js';
 
 /** Both 256: groupOf256 (frame-numbers.ts) divides by them. */
 const SLAB_PAGES = 256;
 const PAGES_PER_SEGMENT = 256;
-// Offsets use `& PAGE_MASK`, not `% PAGE_SIZE`: addresses are integer doubles, and V8 computes
-// `%` of a double with a C call; `&` keeps the low bits of any integer below 2^53 exactly.
-const PAGE_MASK = PAGE_SIZE - 1;
+/** An allocation index's slot in its slab: index % SLAB_PAGES (indexes are int32). */
+const SLAB_MASK = SLAB_PAGES - 1;
 /** Direct-mapped cache of recently used pages (a DAT walk touches five table pages). */
 const CACHE_SLOTS = 64;
 
@@ -142,11 +141,6 @@ export class AbsoluteStorage {
     return index < 0 ? undefined : this.#views[index];
   }
 
-  /** Copies `length` bytes from `src` at `srcOffset` to `abs` (within one page). */
-  writeWithinPage(abs: number, src: Uint8Array, srcOffset: number, length: number): void {
-    this.writeRange(abs, src, srcOffset, length);
-  }
-
   /**
    * The small access: `length` bytes at `abs`, all within one page, copied to (isStore) or
    * from `bytes` at `offset`. Kept small enough for V8 to inline into the memop.
@@ -162,8 +156,9 @@ export class AbsoluteStorage {
     }
     this.#segmentHasTable[groupOf256(pfn)] = 1;
     const page = this.#views[index]!;
+    const at = abs & PAGE_MASK;
     // One copy call for both directions: V8 then inlines its body once.
-    copyBytes(isStore ? page : bytes, isStore ? abs & PAGE_MASK : offset, isStore ? bytes : page, isStore ? offset : abs & PAGE_MASK, length);
+    copyBytes(isStore ? page : bytes, isStore ? at : offset, isStore ? bytes : page, isStore ? offset : at, length);
   }
 
   /**
@@ -196,7 +191,7 @@ export class AbsoluteStorage {
       const off = a & PAGE_MASK;
       const len = off + (length - done) <= PAGE_SIZE ? length - done : this.#run(index, a, length - done);
       if (off + len <= PAGE_SIZE && (len <= SMALL_COPY || len === PAGE_SIZE)) copyBytes(dst, dstOffset + done, this.#views[index]!, off, len);
-      else copyFromBuffer(dst, dstOffset + done, this.#slabs[groupOf256(index)]!, (index - groupOf256(index) * SLAB_PAGES) * PAGE_SIZE + off, len);
+      else copyFromBuffer(dst, dstOffset + done, this.#slabs[groupOf256(index)]!, (index & SLAB_MASK) * PAGE_SIZE + off, len);
       done += len;
     }
   }
@@ -221,7 +216,7 @@ export class AbsoluteStorage {
       const off = a & PAGE_MASK;
       const len = off + (length - done) <= PAGE_SIZE ? length - done : this.#run(index, a, length - done);
       this.#storing(index, Math.ceil((off + len) / PAGE_SIZE));
-      copyBytes(this.#slabBytes[groupOf256(index)]!, (index - groupOf256(index) * SLAB_PAGES) * PAGE_SIZE + off, src, srcOffset + done, len);
+      copyBytes(this.#slabBytes[groupOf256(index)]!, (index & SLAB_MASK) * PAGE_SIZE + off, src, srcOffset + done, len);
       done += len;
     }
   }
@@ -276,7 +271,8 @@ export class AbsoluteStorage {
     // A translation may have read this page while it was all zeros.
     if (this.#translationPages.has(pfn)) this.invalidateTranslations();
     const fresh = this.#views.length;
-    if (fresh % SLAB_PAGES === 0) {
+    const slot = fresh & SLAB_MASK;
+    if (slot === 0) {
       const slab = new ArrayBuffer(SLAB_PAGES * PAGE_SIZE);
       this.#slabs.push(slab);
       this.#slabBytes.push(new Uint8Array(slab));
@@ -286,10 +282,10 @@ export class AbsoluteStorage {
         this.#runLast = doubled(this.#runLast, new Int32Array(fresh * 2));
       }
     }
-    const page = this.#slabBytes[this.#slabBytes.length - 1]!.subarray((fresh % SLAB_PAGES) * PAGE_SIZE, (fresh % SLAB_PAGES + 1) * PAGE_SIZE);
+    const page = this.#slabBytes[this.#slabBytes.length - 1]!.subarray(slot * PAGE_SIZE, (slot + 1) * PAGE_SIZE);
     this.#views.push(page);
     this.#index.set(pfn, fresh);
-    const start = fresh % SLAB_PAGES !== 0 && this.#lastPfn === pfn - 1 ? this.#runStart[fresh - 1]! : fresh;
+    const start = slot !== 0 && this.#lastPfn === pfn - 1 ? this.#runStart[fresh - 1]! : fresh;
     this.#lastPfn = pfn;
     this.#runStart[fresh] = start;
     this.#runLast[start] = fresh;

@@ -80,8 +80,11 @@ export class MemOpDescriptor {
   }
 }
 
-/** A channel's memory as the addon lays it out (native/kvm.h ChannelShared; abi() reports it). */
-export const CHANNEL_LAYOUT = { size: 72, resultOffset: 64 } as const;
+/**
+ * A channel's memory as the addon lays it out (native/kvm.h ChannelShared; abi() reports it):
+ * the descriptor, then the last call's result as an int32 and a reserved int32.
+ */
+export const CHANNEL_LAYOUT = { size: STRUCT_SIZE.kvm_s390_mem_op + 8, resultOffset: STRUCT_SIZE.kvm_s390_mem_op } as const;
 
 /** KVM_S390_MEM_OP on one fd through the addon's channel: the descriptor filled in place, then one call. */
 export class MemOpChannel {
